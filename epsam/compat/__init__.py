@@ -1,0 +1,1 @@
+"""Compatibility layers for running OpenMMLab on current PyTorch and NumPy."""

@@ -1,0 +1,2 @@
+"""mmengine hooks."""
+import mmseg.engine  # noqa: F401  (fills the parent registries)

@@ -1,0 +1,8 @@
+"""Models: SAM wrappers, ADL backbones, CAM heads and classifiers.
+
+Importing this package registers mmseg's models in the parent registry too,
+so a config in the ``epsam`` scope can name any mmseg model.
+"""
+import mmseg.models  # noqa: F401  (fills the parent registry)
+
+from .sam import *  # noqa: F401,F403
