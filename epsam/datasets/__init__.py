@@ -1,2 +1,29 @@
 """Patch-level datasets, the pseudo-label dataset and the synthetic generator."""
 import mmseg.datasets  # noqa: F401  (fills the parent registries)
+
+from .bcss_wsss import BCSSWSSSDataset
+from .camelyon import CamelyonPatchDataset
+from .csv_patch import CSVPatchDataset
+from .errors import (DatasetFilesError, EmptySplitError, FileProblem, LabelParseError,
+                     PatchFileError)
+from .label_parsers import (LABEL_PARSERS, BaseLabelParser, BCSSLabelParser, BracketLabelParser,
+                            CamelyonLabelParser, CSVLabelParser, LUADHistoSegLabelParser,
+                            WSSS4LUADLabelParser, build_label_parser)
+from .luad_histoseg import LUADHistoSegDataset
+from .patch_dataset import PatchClassificationDataset
+from .pseudo_label_dataset import PseudoLabelDataset
+from .scan import ScanReport, scan_dataset
+from .transforms import LoadPatchAnnotations, LoadPatchImage, PackPatchInputs, RandomRotate90
+from .wsss4luad import WSSS4LUADDataset
+
+# from .synthetic import ...  (added by the lead for the synthetic-data generator)
+
+__all__ = [
+    'PatchClassificationDataset', 'CamelyonPatchDataset', 'BCSSWSSSDataset',
+    'LUADHistoSegDataset', 'WSSS4LUADDataset', 'CSVPatchDataset', 'PseudoLabelDataset',
+    'LABEL_PARSERS', 'BaseLabelParser', 'CamelyonLabelParser', 'BracketLabelParser',
+    'BCSSLabelParser', 'LUADHistoSegLabelParser', 'WSSS4LUADLabelParser', 'CSVLabelParser',
+    'build_label_parser', 'PatchFileError', 'LabelParseError', 'EmptySplitError',
+    'DatasetFilesError', 'FileProblem', 'scan_dataset', 'ScanReport', 'LoadPatchImage',
+    'LoadPatchAnnotations', 'PackPatchInputs', 'RandomRotate90'
+]

@@ -1,1 +1,20 @@
-"""models/sam."""
+"""SAM over ``segment_anything``'s classes: variants, builders, safe checkpoint
+loading, the input-frame transform, prompted prediction and the tuning model."""
+from .builder import (build_sam, build_sam_from_variant, list_sam_variants,
+                      register_sam_variant, sam_state_dict_shapes)
+from .checkpoint import (SamCheckpointError, describe_sam_state_dict, identify_sam_variant,
+                         load_sam_checkpoint, read_sam_state_dict)
+from .input_transform import SamInputTransform
+from .losses import BCEIoULoss, DiceIoULoss, soft_dice_loss, soft_iou_loss
+from .predictor import SamMaskPredictor, decode_masks, embed_prompts, select_best_mask
+from .tuning_model import SamTuningModel
+from .variants import SAM_VARIANTS, SamVariant, get_sam_variant
+
+__all__ = [
+    'SAM_VARIANTS', 'SamVariant', 'get_sam_variant', 'build_sam', 'build_sam_from_variant',
+    'list_sam_variants', 'register_sam_variant', 'sam_state_dict_shapes', 'SamCheckpointError',
+    'read_sam_state_dict', 'load_sam_checkpoint', 'identify_sam_variant',
+    'describe_sam_state_dict', 'SamInputTransform', 'SamMaskPredictor', 'embed_prompts',
+    'decode_masks', 'select_best_mask', 'DiceIoULoss', 'BCEIoULoss', 'soft_dice_loss',
+    'soft_iou_loss', 'SamTuningModel'
+]

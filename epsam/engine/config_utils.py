@@ -1,0 +1,85 @@
+"""Shared set-up of mmengine configs for epsam's command-line tools."""
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config
+
+SAFE_CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
+
+
+def _hook_types(hooks: Sequence[dict]) -> set:
+    return {str(h.get('type', '')).split('.')[-1] for h in hooks}
+
+
+def ensure_safe_checkpoint_hook(cfg: Config) -> Config:
+    """Add :class:`WeightsOnlyCheckpointHook` to ``cfg.custom_hooks`` if absent.
+
+    Without it, mmengine's checkpoints cannot be loaded with
+    ``torch.load(weights_only=True)``, which is how epsam (and torch >= 2.6 by
+    default) loads them.
+    """
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if SAFE_CHECKPOINT_HOOK not in _hook_types(hooks):
+        hooks.append(dict(type=SAFE_CHECKPOINT_HOOK))
+    cfg.custom_hooks = hooks
+    return cfg
+
+
+def default_dist_backend() -> str:
+    """``nccl`` when a GPU is available, else ``gloo`` (CPU ranks)."""
+    return 'nccl' if torch.cuda.is_available() else 'gloo'
+
+
+def apply_launcher(cfg: Config, launcher: str) -> Config:
+    """Set ``cfg.launcher`` and a distributed backend that fits the machine."""
+    cfg.launcher = launcher
+    if launcher != 'none':
+        env_cfg = cfg.setdefault('env_cfg', {})
+        dist_cfg = env_cfg.setdefault('dist_cfg', {})
+        if not torch.cuda.is_available():
+            if dist_cfg.get('backend', 'nccl') == 'nccl':
+                dist_cfg['backend'] = default_dist_backend()
+            # mmengine passes device_ids=[LOCAL_RANK] to DDP, which DDP refuses
+            # for CPU modules; an explicit None in the wrapper config wins.
+            wrapper = cfg.get('model_wrapper_cfg', None) or dict(
+                type='MMDistributedDataParallel',
+                find_unused_parameters=cfg.get('find_unused_parameters', False))
+            if wrapper.get('type') == 'MMDistributedDataParallel':
+                wrapper.setdefault('device_ids', None)
+            cfg.model_wrapper_cfg = wrapper
+    return cfg
+
+
+def init_cpu_distributed(launcher: str) -> None:
+    """Start a gloo process group for ``torchrun`` ranks on a machine without GPUs.
+
+    mmengine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device`` whatever
+    the backend, which fails on CPU-only machines; when the group is already
+    initialised, the runner skips its own set-up.
+    """
+    import torch.distributed as dist
+    if launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    dist.init_process_group(backend='gloo')
+
+
+def enable_amp(cfg: Config) -> Config:
+    """Switch the optimiser wrapper to mixed precision, as mmseg's ``--amp``."""
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper == 'AmpOptimWrapper':
+        return cfg
+    if optim_wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp is only supported with OptimWrapper, got {optim_wrapper}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+    return cfg
+
+
+def resolve_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> Config:
+    """``--work-dir`` > ``cfg.work_dir`` > ``./work_dirs/{config name}``."""
+    import os.path as osp
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+    return cfg

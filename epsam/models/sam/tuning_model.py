@@ -1,0 +1,222 @@
+"""SAM tuning model: train the mask decoder on (pseudo-)masks with prompts.
+
+The image and prompt encoders are frozen (``requires_grad=False``, eval mode,
+run under ``torch.no_grad``), so no activation of the encoder is kept for
+backward; only the mask decoder trains (EP-SAM step 4, CAD's decoder part).
+``Sam.forward`` is never called (it is wrapped in ``torch.no_grad``).
+
+Data contract, per ``SegDataSample`` (all optional fields are data fields):
+
+- ``prompt_points``: (N, 2) float, (x, y) pixel indices of the model input
+  image (convention of :class:`SamInputTransform`);
+- ``prompt_labels``: (N, ) int, 1 = foreground, 0 = background (all 1 if absent);
+- ``prompt_boxes``: (4, ) or (1, 4) float XYXY, inclusive pixel indices;
+- ``image_embedding``: (C, g, g) precomputed encoder output; when present the
+  image encoder is skipped for that sample (embedding cache);
+- ``gt_sem_seg``: binary target for ``loss`` (0, 1, ignore 255).
+
+Prompts and targets live in the frame of the image given to the model
+(``img_shape``); predictions are resized to ``ori_shape`` when that differs.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from epsam.registry import MODELS
+from .builder import build_sam
+from .input_transform import SamInputTransform
+from .predictor import decode_masks, embed_prompts, select_best_mask
+
+__all__ = ['SamTuningModel']
+
+SAM_PARTS = ('image_encoder', 'prompt_encoder', 'mask_decoder')
+
+
+@MODELS.register_module()
+class SamTuningModel(BaseModel):
+    """Prompted SAM whose unfrozen parts (by default the mask decoder) train.
+
+    Args:
+        sam: Arguments of :func:`~epsam.models.sam.build_sam`: ``variant``,
+            ``checkpoint`` and any variant overrides.
+        freeze: SAM parts to freeze, from ``image_encoder``,
+            ``prompt_encoder``, ``mask_decoder``.
+        multimask_output: Decode SAM's three candidates and use the one with
+            the highest predicted IoU (for the loss and the prediction).
+        loss: Config of a loss taking ``(logits (B, H, W), target (B, H, W))``
+            and returning a dict of ``loss_*`` terms.
+        data_preprocessor: Config or module. The default converts BGR to RGB
+            and pads a batch without normalising: SAM normalises itself.
+        init_cfg: mmengine initialisation config (rarely needed: weights come
+            from ``sam.checkpoint``).
+    """
+
+    def __init__(self,
+                 sam: Optional[dict] = None,
+                 freeze: Sequence[str] = ('image_encoder', 'prompt_encoder'),
+                 multimask_output: bool = False,
+                 loss: Optional[dict] = None,
+                 data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='SegDataPreProcessor', bgr_to_rgb=True,
+                                     size_divisor=1, pad_val=0, seg_pad_val=255)
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        sam_cfg = dict(variant='tiny', checkpoint=None) if sam is None else dict(sam)
+        self.sam = build_sam(**sam_cfg)
+        self.transform = SamInputTransform.from_sam(self.sam)
+        unknown = sorted(set(freeze) - set(SAM_PARTS))
+        if unknown:
+            raise ValueError(f'SamTuningModel.freeze names unknown SAM parts {unknown}; '
+                             f'choose from {SAM_PARTS}')
+        self.frozen = tuple(part for part in SAM_PARTS if part in freeze)
+        for part in self.frozen:
+            getattr(self.sam, part).requires_grad_(False)
+        self.multimask_output = multimask_output
+        self.loss_module = MODELS.build(dict(type='DiceIoULoss') if loss is None else loss)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> 'SamTuningModel':
+        """Set train/eval mode; frozen parts always stay in eval mode."""
+        super().train(mode)
+        for part in getattr(self, 'frozen', ()):
+            getattr(self.sam, part).eval()
+        return self
+
+    def _run(self, part: str, *args, **kwargs):
+        """Call a SAM part, without autograd when it is frozen."""
+        module = getattr(self.sam, part)
+        if part in self.frozen:
+            with torch.no_grad():
+                return module(*args, **kwargs)
+        return module(*args, **kwargs)
+
+    @staticmethod
+    def _img_shape(sample: SegDataSample, inputs: Optional[torch.Tensor]) -> Tuple[int, int]:
+        if 'img_shape' in sample.metainfo:
+            return tuple(int(s) for s in sample.metainfo['img_shape'][:2])
+        if 'ori_shape' in sample.metainfo:
+            return tuple(int(s) for s in sample.metainfo['ori_shape'][:2])
+        if inputs is None:
+            raise ValueError('a data sample with image_embedding needs img_shape or ori_shape '
+                             'in its metainfo (the size its prompts refer to)')
+        return tuple(inputs.shape[-2:])
+
+    def image_embeddings(self, inputs: Optional[torch.Tensor],
+                         data_samples: List[SegDataSample]) -> List[torch.Tensor]:
+        """Encoder output per sample, from ``image_embedding`` when cached.
+
+        Args:
+            inputs: RGB images on the 0-255 scale (B, 3, H, W), padded at the
+                bottom/right; may be ``None`` when every sample has an embedding.
+            data_samples: One per image.
+
+        Returns:
+            One (C, g, g) embedding per sample.
+        """
+        todo = [i for i, s in enumerate(data_samples) if 'image_embedding' not in s]
+        embeddings: Dict[int, torch.Tensor] = {}
+        if todo:
+            if inputs is None:
+                raise ValueError(f'samples {todo} have no image_embedding and no image was given')
+            crops = []
+            for i in todo:
+                height, width = self._img_shape(data_samples[i], inputs[i])
+                crops.append(self.transform.preprocess(inputs[i:i + 1, :, :height, :width]))
+            encoded = self._run('image_encoder', torch.cat(crops))
+            embeddings.update(zip(todo, encoded))
+        for i, sample in enumerate(data_samples):
+            if i not in embeddings:
+                embeddings[i] = sample.image_embedding.to(self.sam.pixel_mean.device)
+        return [embeddings[i] for i in range(len(data_samples))]
+
+    def _decode(self, inputs: Optional[torch.Tensor],
+                data_samples: List[SegDataSample]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Low-resolution logits (B, 1, 4g, 4g) and predicted IoUs (B, )."""
+        if not data_samples:
+            raise ValueError('SamTuningModel needs data samples carrying the prompts')
+        logits, ious = [], []
+        for sample, embedding in zip(data_samples, self.image_embeddings(inputs, data_samples)):
+            points = sample.get('prompt_points')
+            labels = sample.get('prompt_labels')
+            if points is not None and labels is None:
+                labels = torch.ones(len(points), dtype=torch.int)
+            size = self._img_shape(sample, inputs)
+            if 'prompt_encoder' in self.frozen:
+                with torch.no_grad():
+                    sparse, dense = embed_prompts(self.sam, self.transform, size, points,
+                                                  labels, sample.get('prompt_boxes'))
+            else:
+                sparse, dense = embed_prompts(self.sam, self.transform, size, points, labels,
+                                              sample.get('prompt_boxes'))
+            if 'mask_decoder' in self.frozen:
+                with torch.no_grad():
+                    low_res, iou = decode_masks(self.sam, embedding, sparse, dense,
+                                                self.multimask_output)
+            else:
+                low_res, iou = decode_masks(self.sam, embedding, sparse, dense,
+                                            self.multimask_output)
+            best_logits, best_iou = select_best_mask(low_res, iou)
+            logits.append(best_logits)
+            ious.append(best_iou)
+        return torch.stack(logits)[:, None], torch.stack(ious)
+
+    def forward(self,
+                inputs: Optional[torch.Tensor],
+                data_samples: Optional[List[SegDataSample]] = None,
+                mode: str = 'tensor') -> Union[Dict[str, torch.Tensor], List[SegDataSample],
+                                               Tuple[torch.Tensor, torch.Tensor]]:
+        """mmseg-style entry point.
+
+        Args:
+            inputs: RGB images 0-255 (B, 3, H, W) from the data preprocessor.
+            data_samples: One ``SegDataSample`` per image, carrying the prompts.
+            mode: ``'loss'`` (dict of losses), ``'predict'`` (data samples
+                with ``seg_logits``, ``pred_sem_seg`` and ``pred_iou``) or
+                ``'tensor'`` (low-res logits (B, 1, 4g, 4g), predicted IoUs (B, )).
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._decode(inputs, data_samples)
+        raise ValueError(f"SamTuningModel.forward: mode must be 'loss', 'predict' or 'tensor', "
+                         f'got {mode!r}')
+
+    def loss(self, inputs: Optional[torch.Tensor],
+             data_samples: List[SegDataSample]) -> Dict[str, torch.Tensor]:
+        """Loss terms at the input image size against ``gt_sem_seg``."""
+        low_res, _ = self._decode(inputs, data_samples)
+        losses: Dict[str, List[torch.Tensor]] = {}
+        for logit, sample in zip(low_res, data_samples):
+            if 'gt_sem_seg' not in sample:
+                raise ValueError('SamTuningModel.loss: a data sample has no gt_sem_seg')
+            height, width = self._img_shape(sample, inputs)
+            full = self.transform.postprocess_masks(logit[None], (height, width))[:, 0]
+            target = sample.gt_sem_seg.data[:, :height, :width].to(full.device)
+            for name, value in self.loss_module(full, target).items():
+                losses.setdefault(name, []).append(value)
+        return {name: torch.stack(values).mean() for name, values in losses.items()}
+
+    def predict(self, inputs: Optional[torch.Tensor],
+                data_samples: List[SegDataSample]) -> List[SegDataSample]:
+        """Masks at ``ori_shape`` (mask = logit > 0) with logits and predicted IoU."""
+        low_res, ious = self._decode(inputs, data_samples)
+        for logit, iou, sample in zip(low_res, ious, data_samples):
+            size = self._img_shape(sample, inputs)
+            full = self.transform.postprocess_masks(logit[None], size)[0]
+            ori_shape = tuple(sample.metainfo.get('ori_shape', size)[:2])
+            if ori_shape != tuple(size):
+                full = torch.nn.functional.interpolate(
+                    full[None], ori_shape, mode='bilinear', align_corners=False)[0]
+            sample.set_data(dict(
+                seg_logits=PixelData(data=full),
+                pred_sem_seg=PixelData(data=(full > 0).long()),
+                pred_iou=iou.detach()))
+        return data_samples
