@@ -16,7 +16,7 @@ from .scan import ScanReport, scan_dataset
 from .transforms import LoadPatchAnnotations, LoadPatchImage, PackPatchInputs, RandomRotate90
 from .wsss4luad import WSSS4LUADDataset
 
-# from .synthetic import ...  (added by the lead for the synthetic-data generator)
+from .synthetic import generate_bcss_like, generate_camelyon_like, render_patch
 
 __all__ = [
     'PatchClassificationDataset', 'CamelyonPatchDataset', 'BCSSWSSSDataset',
@@ -25,5 +25,6 @@ __all__ = [
     'BCSSLabelParser', 'LUADHistoSegLabelParser', 'WSSS4LUADLabelParser', 'CSVLabelParser',
     'build_label_parser', 'PatchFileError', 'LabelParseError', 'EmptySplitError',
     'DatasetFilesError', 'FileProblem', 'scan_dataset', 'ScanReport', 'LoadPatchImage',
-    'LoadPatchAnnotations', 'PackPatchInputs', 'RandomRotate90'
+    'LoadPatchAnnotations', 'PackPatchInputs', 'RandomRotate90', 'generate_bcss_like',
+    'generate_camelyon_like', 'render_patch'
 ]
