@@ -4,6 +4,10 @@ from .builder import (build_sam, build_sam_from_variant, list_sam_variants,
                       register_sam_variant, sam_state_dict_shapes)
 from .checkpoint import (SamCheckpointError, describe_sam_state_dict, identify_sam_variant,
                          load_sam_checkpoint, read_sam_state_dict)
+from .cache_keys import (EncoderFingerprint, file_content_key, image_content_key,
+                         preprocess_signature)
+from .embedding_cache import SamEmbeddingCache
+from .embedding_entry import CorruptCacheEntry, read_cache_entry, write_cache_entry
 from .input_transform import SamInputTransform
 from .losses import BCEIoULoss, DiceIoULoss, soft_dice_loss, soft_iou_loss
 from .predictor import SamMaskPredictor, decode_masks, embed_prompts, select_best_mask
@@ -16,5 +20,7 @@ __all__ = [
     'read_sam_state_dict', 'load_sam_checkpoint', 'identify_sam_variant',
     'describe_sam_state_dict', 'SamInputTransform', 'SamMaskPredictor', 'embed_prompts',
     'decode_masks', 'select_best_mask', 'DiceIoULoss', 'BCEIoULoss', 'soft_dice_loss',
-    'soft_iou_loss', 'SamTuningModel'
+    'soft_iou_loss', 'SamTuningModel', 'SamEmbeddingCache', 'CorruptCacheEntry',
+    'read_cache_entry', 'write_cache_entry', 'EncoderFingerprint', 'image_content_key',
+    'file_content_key', 'preprocess_signature'
 ]
