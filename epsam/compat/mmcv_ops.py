@@ -12,7 +12,6 @@ provides pure-PyTorch versions of those ops. Any other op raises
 optional imports in ``cc_head``/``psa_head``/``point_head`` tolerate) naming the
 op and how to install full mmcv. Nothing is replaced when ``mmcv._ext`` exists.
 """
-import importlib
 import importlib.util
 import sys
 import types
@@ -165,7 +164,12 @@ def install_mmcv_ops_fallback(force: bool = False) -> Union[bool, None]:
     if current is not None and not force:
         # mmcv.ops was imported successfully before us: leave it alone.
         return False
+    import warnings
+
     import mmcv
+    # mmcv.cnn warns on import that MultiScaleDeformableAttention is missing;
+    # with the fallback that is expected, and using the op raises a clear error.
+    warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
     module = build_fallback_module()
     sys.modules['mmcv.ops'] = module
     mmcv.ops = module

@@ -25,8 +25,10 @@ from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+from epsam.models.adapters import build_sam_adapter
 from epsam.registry import MODELS
 from .builder import build_sam
+from .embedding_cache import SamEmbeddingCache
 from .input_transform import SamInputTransform
 from .predictor import decode_masks, embed_prompts, select_best_mask
 
@@ -48,6 +50,16 @@ class SamTuningModel(BaseModel):
             the highest predicted IoU (for the loss and the prediction).
         loss: Config of a loss taking ``(logits (B, H, W), target (B, H, W))``
             and returning a dict of ``loss_*`` terms.
+        adapter: Config of a SAM adapter (``CADAdapter``, ``SAMAdapter``,
+            ``BottleneckAdapter``, ``LoRAAdapter``; see
+            :mod:`epsam.models.adapters`), or ``None`` for decoder-only tuning.
+            Parallel adapters (CAD) run beside the frozen encoder, which then
+            runs without autograd; in-encoder adapters make backward cross the
+            frozen encoder blocks.
+        embedding_cache: Arguments of
+            :class:`~epsam.models.sam.SamEmbeddingCache` (at least
+            ``cache_dir``), or ``None``. Needs a frozen encoder and an adapter
+            that can fuse after the encoder output (or none).
         data_preprocessor: Config or module. The default converts BGR to RGB
             and pads a batch without normalising: SAM normalises itself.
         init_cfg: mmengine initialisation config (rarely needed: weights come
@@ -59,6 +71,8 @@ class SamTuningModel(BaseModel):
                  freeze: Sequence[str] = ('image_encoder', 'prompt_encoder'),
                  multimask_output: bool = False,
                  loss: Optional[dict] = None,
+                 adapter: Optional[dict] = None,
+                 embedding_cache: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -79,7 +93,29 @@ class SamTuningModel(BaseModel):
             getattr(self.sam, part).requires_grad_(False)
         self.multimask_output = multimask_output
         self.loss_module = MODELS.build(dict(type='DiceIoULoss') if loss is None else loss)
+        self.adapter = None if adapter is None else build_sam_adapter(adapter, self.sam)
+        self.embedding_cache = self._build_cache(embedding_cache)
         self.train(self.training)
+
+    def _build_cache(self, cfg: Optional[dict]) -> Optional[SamEmbeddingCache]:
+        if cfg is None:
+            return None
+        if 'image_encoder' not in self.frozen:
+            raise ValueError('SamTuningModel: embedding_cache needs a frozen image_encoder '
+                             '(a training encoder changes every embedding at every step)')
+        if self.adapter is not None and not self.adapter.supports_cached_embeddings:
+            raise ValueError(f'SamTuningModel: {type(self.adapter).__name__} changes the '
+                             'encoder itself, so cached encoder outputs cannot be used; '
+                             'remove embedding_cache or choose CADAdapter fused at the neck')
+        return SamEmbeddingCache(encoder=self.sam.image_encoder, input_transform=self.transform,
+                                 encoder_tag=self.sam.variant.name, **cfg)
+
+    @property
+    def _parallel_adapter(self):
+        """The adapter when it runs beside the encoder (CAD), else ``None``."""
+        if self.adapter is not None and not self.adapter.encoder_needs_grad:
+            return self.adapter
+        return None
 
     def train(self, mode: bool = True) -> 'SamTuningModel':
         """Set train/eval mode; frozen parts always stay in eval mode."""
@@ -120,20 +156,49 @@ class SamTuningModel(BaseModel):
             One (C, g, g) embedding per sample.
         """
         todo = [i for i, s in enumerate(data_samples) if 'image_embedding' not in s]
+        parallel = self._parallel_adapter
+        if (todo or parallel is not None) and inputs is None:
+            raise ValueError('SamTuningModel: images are needed (samples without '
+                             'image_embedding, or a parallel adapter) but inputs is None')
+        if (parallel is not None and not parallel.supports_cached_embeddings
+                and len(todo) < len(data_samples)):
+            raise ValueError(f'SamTuningModel: {type(parallel).__name__} fused inside the '
+                             'encoder cannot use precomputed image_embedding fields')
+        raw = []
+        if inputs is not None:
+            for i, sample in enumerate(data_samples):
+                height, width = self._img_shape(sample, inputs[i])
+                raw.append(inputs[i, :, :height, :width])
         embeddings: Dict[int, torch.Tensor] = {}
         if todo:
-            if inputs is None:
-                raise ValueError(f'samples {todo} have no image_embedding and no image was given')
-            crops = []
-            for i in todo:
-                height, width = self._img_shape(data_samples[i], inputs[i])
-                crops.append(self.transform.preprocess(inputs[i:i + 1, :, :height, :width]))
-            encoded = self._run('image_encoder', torch.cat(crops))
-            embeddings.update(zip(todo, encoded))
+            embeddings.update(zip(todo, self._encode([raw[i] for i in todo])))
+        device = self.sam.pixel_mean.device
         for i, sample in enumerate(data_samples):
             if i not in embeddings:
-                embeddings[i] = sample.image_embedding.to(self.sam.pixel_mean.device)
-        return [embeddings[i] for i in range(len(data_samples))]
+                embeddings[i] = sample.image_embedding.to(device)
+        stacked = torch.stack([embeddings[i] for i in range(len(data_samples))])
+        if parallel is not None and parallel.supports_cached_embeddings:
+            stacked = parallel.fuse(stacked, parallel(raw))
+        return list(stacked)
+
+    def _encode(self, images: List[torch.Tensor]) -> torch.Tensor:
+        """Encoder output (B, C, g, g) for RGB 0-255 images of any sizes.
+
+        Parallel adapters fused inside the encoder (``fusion_point='blocks'``)
+        are applied here; adapters fused after the neck are applied by the
+        caller, so cached and fresh embeddings go through the same path.
+        """
+        if self.embedding_cache is not None:
+            return self.embedding_cache.get_or_compute(images, device=self.sam.pixel_mean.device)
+        batch = torch.cat([self.transform.preprocess(image[None]) for image in images])
+        parallel = self._parallel_adapter
+        if parallel is not None and not parallel.supports_cached_embeddings:
+            return parallel.encode(self.sam.image_encoder, batch, images)
+        if self.adapter is not None and self.adapter.encoder_needs_grad:
+            # In-encoder adapters: the encoder's own weights are frozen, but
+            # autograd must run through it to reach the adapter.
+            return self.sam.image_encoder(batch)
+        return self._run('image_encoder', batch)
 
     def _decode(self, inputs: Optional[torch.Tensor],
                 data_samples: List[SegDataSample]) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,308 @@
+"""The two kinds of SAM adapter and what they need to know about the encoder.
+
+- A **parallel** adapter (:class:`ParallelSamAdapter`, e.g. CAD) is a separate
+  network fed with the image. Its output ``delta`` is added to the frozen
+  encoder's output: ``embedding = encoder(x) + scale * delta``. The encoder
+  runs under ``torch.no_grad``, so backward never enters it and none of its
+  activations are kept (``encoder_needs_grad = False``).
+- An **in-encoder** adapter (:class:`InEncoderSamAdapter`: SAM-Adapter,
+  bottleneck adapters, LoRA) is installed into ``ImageEncoderViT`` with
+  forward hooks that add its signals inside every block. Its parameters live
+  in the adapter module, never in the encoder, so the encoder's state dict
+  (and SAM checkpoints) are unchanged and ``encoder.requires_grad_(False)``
+  leaves the adapter trainable. The encoder must run *with* autograd
+  (``encoder_needs_grad = True``): backward crosses every frozen block and
+  autograd keeps their activations. Hooks are ``functools.partial`` objects
+  over bound methods, so deep-copying a model that holds both the encoder and
+  the adapter (e.g. for EMA) gives a copy whose hooks call the copied adapter.
+
+Every adapter knows which encoder sizes it was built for and
+:meth:`BaseSamAdapter.check_compatible` says, naming the SAM variant, when
+they do not fit. :meth:`BaseSamAdapter.encoder_defaults` gives the settings an
+encoder determines, so :func:`~epsam.models.adapters.build_sam_adapter` can fill
+them in.
+"""
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    'AdapterCompatibilityError', 'EncoderSpec', 'BaseSamAdapter', 'ParallelSamAdapter',
+    'InEncoderSamAdapter', 'get_image_encoder'
+]
+
+
+class AdapterCompatibilityError(ValueError):
+    """An adapter's sizes do not fit the SAM image encoder it is used with."""
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Sizes of a ``segment_anything`` ``ImageEncoderViT``.
+
+    Args:
+        name: SAM variant name (``sam.variant.name``), ``None`` when the
+            encoder was given without its SAM.
+        embed_dim: ViT token width.
+        depth: Number of ViT blocks.
+        img_size: Side of the square input frame, in pixels.
+        patch_size: Patch side, in pixels.
+        out_channels: Channels of the encoder output (after the neck).
+    """
+
+    name: Optional[str]
+    embed_dim: int
+    depth: int
+    img_size: int
+    patch_size: int
+    out_channels: int
+
+    @property
+    def label(self) -> str:
+        """How error messages name the encoder: ``SAM variant 'vit_b'``."""
+        return f'SAM variant {self.name!r}' if self.name else 'the SAM image encoder'
+
+    @property
+    def grid(self) -> int:
+        """Side of the token / embedding grid, in cells (64 for the official variants)."""
+        return self.img_size // self.patch_size
+
+    @classmethod
+    def of(cls, sam_or_encoder: nn.Module) -> 'EncoderSpec':
+        """Read the sizes of a SAM (or of its image encoder).
+
+        Args:
+            sam_or_encoder: ``segment_anything``'s ``Sam`` (anything with an
+                ``image_encoder``) or an ``ImageEncoderViT``.
+
+        Raises:
+            TypeError: The module is not a ViT image encoder of
+                ``segment_anything``'s layout.
+        """
+        encoder = get_image_encoder(sam_or_encoder)
+        variant = getattr(sam_or_encoder, 'variant', None)
+        name = getattr(variant, 'name', None)
+        proj = encoder.patch_embed.proj
+        return cls(name=name, embed_dim=int(proj.out_channels), depth=len(encoder.blocks),
+                   img_size=int(encoder.img_size), patch_size=int(proj.kernel_size[0]),
+                   out_channels=int(encoder.neck[0].out_channels))
+
+
+def get_image_encoder(sam_or_encoder: nn.Module) -> nn.Module:
+    """Return the ``ImageEncoderViT`` of a SAM, or the encoder itself.
+
+    Raises:
+        TypeError: Neither a SAM nor a ViT encoder with ``patch_embed.proj``,
+            ``blocks``, ``neck`` and ``img_size``.
+    """
+    encoder = getattr(sam_or_encoder, 'image_encoder', sam_or_encoder)
+    needed = ('patch_embed', 'blocks', 'neck', 'img_size')
+    missing = [name for name in needed if not hasattr(encoder, name)]
+    if missing or not hasattr(encoder.patch_embed, 'proj'):
+        missing = missing or ['patch_embed.proj']
+        raise TypeError(f'expected segment_anything Sam or ImageEncoderViT, got '
+                        f'{type(sam_or_encoder).__name__} (missing {missing})')
+    return encoder
+
+
+class BaseSamAdapter(nn.Module):
+    """What every SAM adapter provides.
+
+    Class attributes:
+        encoder_needs_grad: Whether the frozen image encoder must run with
+            autograd enabled for the adapter to train.
+    """
+
+    encoder_needs_grad: bool = False
+
+    @property
+    def supports_cached_embeddings(self) -> bool:
+        """Whether precomputed encoder outputs can be used with this adapter.
+
+        False for in-encoder adapters: a cached embedding was computed
+        without them.
+        """
+        return False
+
+    @classmethod
+    def encoder_defaults(cls, spec: EncoderSpec, **settings) -> Dict[str, Any]:
+        """Constructor arguments that the encoder determines (e.g. ``embed_dim``).
+
+        Args:
+            spec: Sizes of the target encoder.
+            **settings: The user's other constructor arguments, for adapters
+                whose encoder-determined sizes depend on them.
+        """
+        raise NotImplementedError
+
+    def expected_sizes(self) -> Dict[str, Tuple[str, int]]:
+        """Map from an :class:`EncoderSpec` field to (constructor argument, value)."""
+        raise NotImplementedError
+
+    def check_compatible(self, sam_or_encoder: Union[nn.Module, EncoderSpec]) -> None:
+        """Raise if the adapter does not fit the encoder.
+
+        Args:
+            sam_or_encoder: A SAM, its ``ImageEncoderViT`` or an :class:`EncoderSpec`.
+
+        Raises:
+            AdapterCompatibilityError: A size differs; the message names the
+                SAM variant, the setting and both values.
+            TypeError: Not a ``segment_anything`` ViT image encoder.
+        """
+        spec = sam_or_encoder if isinstance(sam_or_encoder, EncoderSpec) else \
+            EncoderSpec.of(sam_or_encoder)
+        wrong = [f'{arg}={value} but the encoder has {field}={getattr(spec, field)}'
+                 for field, (arg, value) in self.expected_sizes().items()
+                 if getattr(spec, field) != value]
+        if wrong:
+            raise AdapterCompatibilityError(
+                f'{type(self).__name__} does not fit {spec.label} '
+                f'(embed_dim={spec.embed_dim}, depth={spec.depth}, grid={spec.grid}, '
+                f'out_channels={spec.out_channels}): ' + '; '.join(wrong) +
+                '. Build it with build_sam_adapter(cfg, sam) to take these from the encoder.')
+        if not isinstance(sam_or_encoder, EncoderSpec):
+            self._check_structure(get_image_encoder(sam_or_encoder), spec)
+
+    def _check_structure(self, encoder: nn.Module, spec: EncoderSpec) -> None:
+        """Check the layers the adapter hooks into; raise AdapterCompatibilityError."""
+
+
+class ParallelSamAdapter(BaseSamAdapter):
+    """An image network whose output is added to the frozen encoder's output.
+
+    Subclasses implement ``forward(images) -> delta`` and set
+    ``self.scale`` and ``self.fusion_point``:
+
+    - ``'neck'``: ``delta`` is (B, out_channels, g, g) and is added to the
+      encoder output (works with cached embeddings);
+    - ``'blocks'``: ``delta`` is (B, embed_dim, g, g) and is added to the last
+      ViT block's output before the (frozen) neck; backward then runs through
+      the neck only.
+    """
+
+    encoder_needs_grad = False
+    FUSION_POINTS = ('neck', 'blocks')
+    scale: float
+    fusion_point: str
+
+    @property
+    def supports_cached_embeddings(self) -> bool:
+        """True when the fusion uses the encoder output, so a cache of it can be reused."""
+        return self.fusion_point == 'neck'
+
+    def fuse(self, embedding: Tensor, delta: Tensor) -> Tensor:
+        """``embedding + scale * delta``, with a clear error on a shape mismatch.
+
+        Args:
+            embedding: Frozen encoder features (B, C, g, g).
+            delta: This adapter's output (B, C, g, g).
+        """
+        if embedding.shape != delta.shape:
+            raise AdapterCompatibilityError(
+                f'{type(self).__name__}: adapter output {tuple(delta.shape)} does not match '
+                f'the encoder features {tuple(embedding.shape)} at fusion point '
+                f'{self.fusion_point!r}')
+        return embedding + self.scale * delta
+
+    def encode(self, image_encoder: nn.Module, encoder_input: Tensor,
+               images: Union[Tensor, List[Tensor]]) -> Tensor:
+        """Image embedding with the adapter fused in.
+
+        The encoder runs under ``torch.no_grad`` (all of it for ``'neck'``
+        fusion, all but the neck for ``'blocks'`` fusion); the adapter runs
+        with autograd.
+
+        Args:
+            image_encoder: SAM's frozen ``ImageEncoderViT``.
+            encoder_input: Normalised, padded SAM input (B, 3, S, S).
+            images: The same images for the adapter: RGB 0-255, (B, 3, H, W)
+                or a list of (3, H, W) (see the subclass's ``forward``).
+
+        Returns:
+            Embeddings (B, out_channels, g, g) for the mask decoder.
+        """
+        delta = self(images)
+        if self.fusion_point == 'neck':
+            with torch.no_grad():
+                embedding = image_encoder(encoder_input)
+            return self.fuse(embedding, delta)
+        with torch.no_grad():
+            tokens = image_encoder.patch_embed(encoder_input)
+            if image_encoder.pos_embed is not None:
+                tokens = tokens + image_encoder.pos_embed
+            for block in image_encoder.blocks:
+                tokens = block(tokens)
+            features = tokens.permute(0, 3, 1, 2)
+        return image_encoder.neck(self.fuse(features, delta))
+
+
+class InEncoderSamAdapter(BaseSamAdapter):
+    """Trainable signals added inside every ViT block through forward hooks.
+
+    Subclasses build one set of trainable layers per block and implement
+    :meth:`_register_hooks`, returning the hook handles.
+
+    Args:
+        embed_dim: ViT token width of the target encoder (768 for ``vit_b``).
+        depth: Number of ViT blocks of the target encoder (12 for ``vit_b``).
+    """
+
+    encoder_needs_grad = True
+
+    def __init__(self, embed_dim: int, depth: int) -> None:
+        super().__init__()
+        for name, value in (('embed_dim', embed_dim), ('depth', depth)):
+            if int(value) != value or value < 1:
+                raise ValueError(f'{type(self).__name__}: {name} must be a positive integer, '
+                                 f'got {value!r}')
+        self.embed_dim = int(embed_dim)
+        self.depth = int(depth)
+        self._handles: List[torch.utils.hooks.RemovableHandle] = []
+
+    @classmethod
+    def encoder_defaults(cls, spec: EncoderSpec, **settings) -> Dict[str, Any]:
+        return dict(embed_dim=spec.embed_dim, depth=spec.depth)
+
+    def expected_sizes(self) -> Dict[str, Tuple[str, int]]:
+        return {'embed_dim': ('embed_dim', self.embed_dim), 'depth': ('depth', self.depth)}
+
+    @property
+    def is_installed(self) -> bool:
+        """Whether the hooks are in place on an encoder."""
+        return bool(self._handles)
+
+    def install(self, image_encoder: nn.Module, freeze_encoder: bool = True) -> None:
+        """Hook the adapter into ``image_encoder`` (in place).
+
+        Args:
+            image_encoder: ``ImageEncoderViT`` (or a SAM, whose encoder is used).
+            freeze_encoder: Set ``requires_grad=False`` on the encoder's own
+                parameters (the adapter's parameters are not among them).
+
+        Raises:
+            AdapterCompatibilityError: The encoder's sizes do not fit.
+            RuntimeError: The adapter is already installed.
+        """
+        encoder = get_image_encoder(image_encoder)
+        if self.is_installed:
+            raise RuntimeError(f'{type(self).__name__} is already installed on an encoder; '
+                               'call uninstall() first')
+        self.check_compatible(image_encoder)
+        if freeze_encoder:
+            encoder.requires_grad_(False)
+        self._handles = list(self._register_hooks(encoder))
+
+    def uninstall(self) -> None:
+        """Remove the hooks; the encoder computes its original function again."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _register_hooks(self, encoder: nn.Module) -> List[torch.utils.hooks.RemovableHandle]:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f'embed_dim={self.embed_dim}, depth={self.depth}, installed={self.is_installed}'
