@@ -1,1 +1,4 @@
-"""models/heads."""
+"""Classification heads: the CAM head (GAP + linear, BCE)."""
+from .cam_head import CAMHead
+
+__all__ = ['CAMHead']

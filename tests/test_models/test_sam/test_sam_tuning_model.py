@@ -128,7 +128,7 @@ def test_bad_calls_are_explained(model):
     image, sample = square_sample(20, 20)
     with pytest.raises(ValueError, match="mode must be"):
         model(image.float()[None], [sample], mode='train')
-    with pytest.raises(ValueError, match='no image_embedding and no image'):
+    with pytest.raises(ValueError, match='images are needed.*inputs is None'):
         model(None, [sample], mode='tensor')
     del sample.prompt_points
     with pytest.raises(ValueError, match='no prompt'):

@@ -1,0 +1,10 @@
+# Medical SAM Adapter baseline: bottleneck adapters (0.25 x dim) after
+# attention and parallel to the MLP in every encoder block; backward crosses
+# all frozen encoder blocks.
+# Tiny random SAM (256 px, 2 narrow blocks) for tests and CPU demos.
+model = dict(
+    type='SamTuningModel',
+    sam=dict(variant='tiny', checkpoint=None),
+    adapter=dict(type='BottleneckAdapter', ratio=0.25, mlp_scale=0.5),
+    loss=dict(type='BCEIoULoss'),
+    multimask_output=False)

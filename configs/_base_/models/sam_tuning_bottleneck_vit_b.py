@@ -1,0 +1,11 @@
+# Medical SAM Adapter baseline: bottleneck adapters (0.25 x dim) after
+# attention and parallel to the MLP in every encoder block; backward crosses
+# all frozen encoder blocks.
+# SAM ViT-B. Weights: the official sam_vit_b_01ec64.pth (download it to
+# checkpoints/ or set model.sam.checkpoint with --cfg-options).
+model = dict(
+    type='SamTuningModel',
+    sam=dict(variant='vit_b', checkpoint='checkpoints/sam_vit_b_01ec64.pth'),
+    adapter=dict(type='BottleneckAdapter', ratio=0.25, mlp_scale=0.5),
+    loss=dict(type='BCEIoULoss'),
+    multimask_output=False)

@@ -1,0 +1,21 @@
+# Memory-lean CAD: CAD with activation checkpointing in the adapter blocks
+# (with_cp) and the disk cache of frozen-encoder embeddings, so once the cache
+# is warm the image encoder does not run at all during training.
+# Cache keys hash the image pixels and the encoder weights: a randomly
+# augmented image is a new key and misses the cache (the encoder runs for it).
+# SAM ViT-B. Weights: the official sam_vit_b_01ec64.pth (download it to
+# checkpoints/ or set model.sam.checkpoint with --cfg-options).
+model = dict(
+    type='SamTuningModel',
+    sam=dict(variant='vit_b', checkpoint='checkpoints/sam_vit_b_01ec64.pth'),
+    adapter=dict(
+        type='CADAdapter',
+        input_size=512,
+        depth=3,
+        low_freq_ratio=0.25,
+        scale=0.1,
+        fusion_point='neck',
+        with_cp=True),
+    embedding_cache=dict(cache_dir='work_dirs/sam_embedding_cache/vit_b', storage_dtype='float16'),
+    loss=dict(type='BCEIoULoss'),
+    multimask_output=False)

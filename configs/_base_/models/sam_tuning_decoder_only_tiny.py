@@ -1,0 +1,9 @@
+# Decoder-only tuning (EP-SAM step 4): image and prompt encoders frozen,
+# the encoder runs without autograd; only the mask decoder trains.
+# Tiny random SAM (256 px, 2 narrow blocks) for tests and CPU demos.
+model = dict(
+    type='SamTuningModel',
+    sam=dict(variant='tiny', checkpoint=None),
+    adapter=None,
+    loss=dict(type='DiceIoULoss'),
+    multimask_output=False)

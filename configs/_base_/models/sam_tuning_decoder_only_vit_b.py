@@ -1,0 +1,10 @@
+# Decoder-only tuning (EP-SAM step 4): image and prompt encoders frozen,
+# the encoder runs without autograd; only the mask decoder trains.
+# SAM ViT-B. Weights: the official sam_vit_b_01ec64.pth (download it to
+# checkpoints/ or set model.sam.checkpoint with --cfg-options).
+model = dict(
+    type='SamTuningModel',
+    sam=dict(variant='vit_b', checkpoint='checkpoints/sam_vit_b_01ec64.pth'),
+    adapter=None,
+    loss=dict(type='DiceIoULoss'),
+    multimask_output=False)

@@ -1,0 +1,9 @@
+# SAMed baseline: LoRA rank 4 on q and v of every encoder block's qkv;
+# backward crosses all frozen encoder blocks.
+# Tiny random SAM (256 px, 2 narrow blocks) for tests and CPU demos.
+model = dict(
+    type='SamTuningModel',
+    sam=dict(variant='tiny', checkpoint=None),
+    adapter=dict(type='LoRAAdapter', rank=4, targets=('q', 'v')),
+    loss=dict(type='BCEIoULoss'),
+    multimask_output=False)

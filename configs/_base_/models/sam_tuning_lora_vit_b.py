@@ -1,0 +1,10 @@
+# SAMed baseline: LoRA rank 4 on q and v of every encoder block's qkv;
+# backward crosses all frozen encoder blocks.
+# SAM ViT-B. Weights: the official sam_vit_b_01ec64.pth (download it to
+# checkpoints/ or set model.sam.checkpoint with --cfg-options).
+model = dict(
+    type='SamTuningModel',
+    sam=dict(variant='vit_b', checkpoint='checkpoints/sam_vit_b_01ec64.pth'),
+    adapter=dict(type='LoRAAdapter', rank=4, targets=('q', 'v')),
+    loss=dict(type='BCEIoULoss'),
+    multimask_output=False)

@@ -1,0 +1,11 @@
+# SAM-Adapter baseline (Chen et al. 2023): per-block prompt generator
+# (patch-embedding projection + FFT high-frequency feature) added to every
+# encoder block's input; backward crosses all frozen encoder blocks.
+# SAM ViT-B. Weights: the official sam_vit_b_01ec64.pth (download it to
+# checkpoints/ or set model.sam.checkpoint with --cfg-options).
+model = dict(
+    type='SamTuningModel',
+    sam=dict(variant='vit_b', checkpoint='checkpoints/sam_vit_b_01ec64.pth'),
+    adapter=dict(type='SAMAdapter', reduction=32, low_freq_area=0.25),
+    loss=dict(type='BCEIoULoss'),
+    multimask_output=False)
