@@ -13,7 +13,9 @@ from .luad_histoseg import LUADHistoSegDataset
 from .patch_dataset import PatchClassificationDataset
 from .pseudo_label_dataset import PseudoLabelDataset
 from .scan import ScanReport, scan_dataset
-from .transforms import LoadPatchAnnotations, LoadPatchImage, PackPatchInputs, RandomRotate90
+from .sam_mask_dataset import SamMaskDataset
+from .transforms import (GenerateMaskPrompts, LoadCamPrompts, LoadPatchAnnotations,
+                         LoadPatchImage, PackPatchInputs, PackSamInputs, RandomRotate90)
 from .wsss4luad import WSSS4LUADDataset
 
 from .synthetic import generate_bcss_like, generate_camelyon_like, render_patch
@@ -26,5 +28,6 @@ __all__ = [
     'build_label_parser', 'PatchFileError', 'LabelParseError', 'EmptySplitError',
     'DatasetFilesError', 'FileProblem', 'scan_dataset', 'ScanReport', 'LoadPatchImage',
     'LoadPatchAnnotations', 'PackPatchInputs', 'RandomRotate90', 'generate_bcss_like',
-    'generate_camelyon_like', 'render_patch'
+    'generate_camelyon_like', 'render_patch', 'SamMaskDataset', 'GenerateMaskPrompts',
+    'LoadCamPrompts', 'PackSamInputs'
 ]
