@@ -17,6 +17,7 @@ from .base import BaseSelector, BatchSelection, SelectionResult, ThresholdSelect
 from .cam_store import (CamFileError, CamRecord, load_cam, load_label_png, save_cam,
                         save_label_png)
 from .items import PseudoLabelItem, item_rng, items_from_cam_dir
+from .multiclass import RESOLVE_MODES, merge_class_masks
 from .scores import ids_score, ids_scores, mask_iou, mask_ious
 from .selectors import CAMIoUSelector, IDSSelector, KeepAllSelector, PredictedIoUSelector
 from .writer import PseudoLabelFolder
@@ -27,7 +28,7 @@ __all__ = [
     'mask_iou', 'mask_ious', 'CamFileError', 'CamRecord', 'save_cam', 'load_cam',
     'save_label_png', 'load_label_png', 'PseudoLabelGenerator', 'PseudoLabelReport',
     'PseudoLabelItem', 'item_rng', 'items_from_cam_dir', 'BatchedSamPredictor', 'SamPrediction',
-    'PseudoLabelFolder'
+    'PseudoLabelFolder', 'merge_class_masks', 'RESOLVE_MODES'
 ]
 
 _LAZY = {'PseudoLabelGenerator': '.generator', 'PseudoLabelReport': '.generator',

@@ -12,6 +12,7 @@ Python types before the checkpoint is written, and rebuilds the
 ``HistoryBuffer`` objects after it is read. Checkpoints written without the
 hook are refused by ``weights_only`` loading with torch's own error.
 """
+import logging
 from collections import OrderedDict
 from typing import Any, Dict, Optional
 
@@ -76,7 +77,7 @@ def encode_message_hub(state: Dict[str, Any]) -> Dict[str, Any]:
             runtime_info[key] = to_plain(value, f'message_hub.runtime_info[{key!r}]')
         except NotPlainError as err:
             print_log(f'{err}; it is left out of the checkpoint', logger='current',
-                      level='WARNING')
+                      level=logging.WARNING)
     return {
         PLAIN_FORMAT_KEY: PLAIN_FORMAT_VERSION,
         'log_scalars': scalars,

@@ -35,6 +35,14 @@ from .predictor import decode_masks, embed_prompts, select_best_mask
 __all__ = ['SamTuningModel']
 
 SAM_PARTS = ('image_encoder', 'prompt_encoder', 'mask_decoder')
+#: Low-resolution logit given to a sample without prompts (sigmoid ~ 2e-9).
+EMPTY_PROMPT_LOGIT = -20.0
+
+
+def has_prompt(points: Optional[torch.Tensor], boxes: Optional[torch.Tensor]) -> bool:
+    """Whether a sample carries at least one point or box."""
+    return ((points is not None and len(points) > 0)
+            or (boxes is not None and torch.as_tensor(boxes).numel() > 0))
 
 
 @MODELS.register_module()
@@ -209,21 +217,22 @@ class SamTuningModel(BaseModel):
         for sample, embedding in zip(data_samples, self.image_embeddings(inputs, data_samples)):
             points = sample.get('prompt_points')
             labels = sample.get('prompt_labels')
+            box = sample.get('prompt_boxes')
+            if not has_prompt(points, box):
+                # No prompt (e.g. an empty CAM): predict an empty mask.
+                grid = 4 * embedding.shape[-1]
+                logits.append(embedding.new_full((grid, grid), EMPTY_PROMPT_LOGIT))
+                ious.append(embedding.new_zeros(()))
+                continue
             if points is not None and labels is None:
                 labels = torch.ones(len(points), dtype=torch.int)
             size = self._img_shape(sample, inputs)
-            if 'prompt_encoder' in self.frozen:
-                with torch.no_grad():
-                    sparse, dense = embed_prompts(self.sam, self.transform, size, points,
-                                                  labels, sample.get('prompt_boxes'))
-            else:
+            with torch.set_grad_enabled(torch.is_grad_enabled()
+                                        and 'prompt_encoder' not in self.frozen):
                 sparse, dense = embed_prompts(self.sam, self.transform, size, points, labels,
-                                              sample.get('prompt_boxes'))
-            if 'mask_decoder' in self.frozen:
-                with torch.no_grad():
-                    low_res, iou = decode_masks(self.sam, embedding, sparse, dense,
-                                                self.multimask_output)
-            else:
+                                              box)
+            with torch.set_grad_enabled(torch.is_grad_enabled()
+                                        and 'mask_decoder' not in self.frozen):
                 low_res, iou = decode_masks(self.sam, embedding, sparse, dense,
                                             self.multimask_output)
             best_logits, best_iou = select_best_mask(low_res, iou)
@@ -262,11 +271,18 @@ class SamTuningModel(BaseModel):
         for logit, sample in zip(low_res, data_samples):
             if 'gt_sem_seg' not in sample:
                 raise ValueError('SamTuningModel.loss: a data sample has no gt_sem_seg')
+            if not has_prompt(sample.get('prompt_points'), sample.get('prompt_boxes')):
+                continue  # nothing to learn from a sample without prompts
             height, width = self._img_shape(sample, inputs)
             full = self.transform.postprocess_masks(logit[None], (height, width))[:, 0]
             target = sample.gt_sem_seg.data[:, :height, :width].to(full.device)
             for name, value in self.loss_module(full, target).items():
                 losses.setdefault(name, []).append(value)
+        if not losses:
+            # A batch without any prompt: a zero loss that still reaches every
+            # trainable parameter, so distributed gradient reduction stays in step.
+            zero = sum(p.sum() * 0 for p in self.parameters() if p.requires_grad)
+            return dict(loss_empty_batch=zero)
         return {name: torch.stack(values).mean() for name, values in losses.items()}
 
     def predict(self, inputs: Optional[torch.Tensor],

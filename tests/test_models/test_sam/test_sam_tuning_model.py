@@ -130,6 +130,22 @@ def test_bad_calls_are_explained(model):
         model(image.float()[None], [sample], mode='train')
     with pytest.raises(ValueError, match='images are needed.*inputs is None'):
         model(None, [sample], mode='tensor')
-    del sample.prompt_points
-    with pytest.raises(ValueError, match='no prompt'):
-        model(image.float()[None], [sample], mode='tensor')
+
+
+def test_a_sample_without_prompts_predicts_an_empty_mask_and_adds_no_loss(model):
+    image, sample = square_sample(20, 20)
+    _, empty = square_sample(20, 20)
+    del empty.prompt_points
+    inputs = torch.stack([image, image]).float()
+    low_res, ious = model(inputs, [sample, empty], mode='tensor')
+    assert (low_res[1] < 0).all() and ious[1] == 0 and (low_res[0] > 0).any()
+    predicted = model.predict(inputs, [sample, empty])
+    assert predicted[1].pred_sem_seg.data.sum() == 0
+    model.train()
+    only_prompted = model(inputs[:1], [square_sample(20, 20)[1]], mode='loss')
+    both = model(inputs, [square_sample(20, 20)[1], empty], mode='loss')
+    for name in only_prompted:
+        assert torch.allclose(only_prompted[name], both[name])
+    zero = model(inputs[:1], [empty], mode='loss')
+    assert list(zero) == ['loss_empty_batch'] and zero['loss_empty_batch'].item() == 0
+    zero['loss_empty_batch'].backward()  # reaches the trainable parameters

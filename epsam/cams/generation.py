@@ -1,0 +1,366 @@
+"""EP-SAM step 2: CAMs and initial masks of a split, batched, resumable and sharded.
+
+:func:`generate_cams` runs a trained :class:`~epsam.models.classifiers.CAMClassifier`
+over a dataset and writes, per item, ``cams/{stem}.npz`` and
+``masks/{stem}.png`` (the contract of docs/architecture.md, through
+:mod:`epsam.pseudo_labels.cam_store`), a record, and ``summary.json`` last
+(see :class:`~epsam.cams.cam_folder.CamFolder`).
+
+Reproducible: items are processed in fixed batches, ``work[i:i + batch_size]``
+for ``i = 0, batch_size, ...`` where ``work`` is the dataset order (only the
+label-positive items when ``only_positive`` uses labels). The classifier's
+outputs differ in their last bits between batch compositions (BLAS kernels
+depend on the batch shape), which could move a CAM value across a
+quantisation step or a threshold; with fixed batches, a run sharded over
+ranks writes the same bytes as a single run with the same ``batch_size``.
+Rank ``r`` of ``w`` takes batches ``r, r + w, ...``; a batch with any
+unfinished item is computed whole, so resumed runs keep the compositions too.
+Images of different sizes inside a batch are forwarded in per-size groups.
+"""
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+from torch import Tensor, nn
+
+from epsam.pseudo_labels.cam_store import quantise_cam, save_cam, save_label_png
+from epsam.pseudo_labels.items import file_stem
+
+from .cam_folder import MASKED, NEGATIVE, CamFolder
+from .generation_utils import (build_cam_method, build_mask_maker, compute_cams, describe_component,
+                               image_hwc, make_mask, weights_fingerprint)
+
+__all__ = ['CamGenerationReport', 'generate_cams', 'LABEL_SOURCES']
+
+#: Where the positive / negative decision of an image comes from.
+LABEL_SOURCES = ('label', 'prediction')
+
+
+@dataclass
+class CamGenerationReport:
+    """What one :func:`generate_cams` call did (its shard only).
+
+    Args:
+        out_dir: The output folder.
+        rank: This call's rank.
+        world_size: Number of ranks.
+        images: Images in the dataset.
+        items: Items in this rank's batches.
+        skipped: Of those, items finished by an earlier run.
+        masked: Items given a CAM file and a mask by this call.
+        negative: Items found negative by this call (no files).
+        empty_cams: Masked items whose CAM has no positive pixel.
+        empty_masks: Masked items whose mask has no foreground pixel.
+        images_forwarded: Images run through the classifier by this call.
+        vis_written: Picture grids written.
+        seconds: Seconds per stage (``load``, ``forward``, ``masks``, ``write``).
+        summary: The folder's summary when every item was finished after this
+            call (else ``None``: another rank is still busy).
+    """
+
+    out_dir: str
+    rank: int = 0
+    world_size: int = 1
+    images: int = 0
+    items: int = 0
+    skipped: int = 0
+    masked: int = 0
+    negative: int = 0
+    empty_cams: int = 0
+    empty_masks: int = 0
+    images_forwarded: int = 0
+    vis_written: int = 0
+    seconds: Dict[str, float] = field(default_factory=dict)
+    summary: Optional[Dict] = None
+
+    def __str__(self) -> str:
+        return (f'CAMs rank {self.rank}/{self.world_size} in {self.out_dir}: {self.items} '
+                f'item(s) of {self.images}, {self.skipped} already done, {self.masked} masked '
+                f'({self.empty_masks} empty mask(s), {self.empty_cams} empty CAM(s)), '
+                f'{self.negative} negative')
+
+
+def generate_cams(model: nn.Module,
+                  dataset,
+                  out_dir: str,
+                  *,
+                  cam_method: Union[dict, Callable],
+                  mask_maker: Union[dict, Callable],
+                  batch_size: int = 8,
+                  only_positive: bool = True,
+                  label_source: str = 'label',
+                  positive_threshold: Optional[float] = None,
+                  device: Union[str, torch.device] = 'cpu',
+                  rank: int = 0,
+                  world_size: int = 1,
+                  progress: bool = True,
+                  visualize: int = 0,
+                  stack_tta: bool = True,
+                  checkpoint: Optional[str] = None) -> CamGenerationReport:
+    """Write CAMs and initial masks of ``dataset`` into ``out_dir``.
+
+    Args:
+        model: A built ``CAMClassifier`` (its weights loaded); it is moved to
+            ``device`` and put in eval mode.
+        dataset: A built patch dataset whose pipeline loads the image (and
+            optionally the mask) and packs it (``PackPatchInputs``), without
+            random augmentation; its metainfo gives ``cls_classes``.
+        out_dir: Output folder (see :mod:`epsam.cams.cam_folder`).
+        cam_method: A ``CAM_METHODS`` config or callable
+            ``(model, inputs) -> (B, K, H, W)`` in [0, 1], e.g.
+            ``dict(type='TTACAM', cam_method=dict(type='CAM'), hflip=False)``.
+        mask_maker: A ``MASK_MAKERS`` config or object: a binary maker
+            (``PercentileMaskMaker``, ...; one CAM channel) gives 0/1 masks,
+            ``MultiClassMaskMaker`` gives class maps with 255 = ignore.
+        batch_size: Images per forward pass (x the TTA copies when stacked).
+        only_positive: Only positive images get a CAM file and a mask (EP-SAM).
+        label_source: ``'label'``: an image is positive when its image-level
+            label (``gt_label``, the weak label) has a 1; ``'prediction'``:
+            when a class score (sigmoid) is ``>= positive_threshold``, for
+            unlabelled data. The same decision gives ``MultiClassMaskMaker``
+            the classes present.
+        positive_threshold: Score threshold of ``'prediction'`` (None: 0.5).
+        device: Where the classifier runs.
+        rank: This process's index, ``0 <= rank < world_size``.
+        world_size: Number of processes sharing the items (same arguments).
+        progress: Show mmengine's progress bar (rank 0 only).
+        visualize: Write picture grids (``vis/{stem}.png``) for the first
+            ``visualize`` items of the work list that this call processes.
+        stack_tta: Forward all TTA copies of a batch at once (square images
+            only; memory grows with the number of copies).
+        checkpoint: The checkpoint path, recorded in the summary.
+
+    Returns:
+        :class:`CamGenerationReport`; ``summary.json`` is written by the call
+        that finds every item finished (the last rank).
+    """
+    if label_source not in LABEL_SOURCES:
+        raise ValueError(f'generate_cams: label_source must be one of {LABEL_SOURCES}, '
+                         f'got {label_source!r}')
+    if positive_threshold is not None and label_source != 'prediction':
+        raise ValueError("generate_cams: positive_threshold applies to label_source="
+                         f"'prediction' only (got label_source={label_source!r})")
+    threshold = 0.5 if positive_threshold is None else float(positive_threshold)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f'generate_cams: positive_threshold must be in [0, 1], got {threshold}')
+    if batch_size < 1:
+        raise ValueError(f'generate_cams: batch_size must be >= 1, got {batch_size}')
+    if not 0 <= rank < world_size:
+        raise ValueError(f'generate_cams: need 0 <= rank < world_size, got rank={rank}, '
+                         f'world_size={world_size}')
+    cam_method = build_cam_method(cam_method)
+    mask_maker = build_mask_maker(mask_maker)
+    cls_classes = tuple(dataset.metainfo.get('cls_classes') or ())
+    if not cls_classes:
+        raise ValueError(f'generate_cams: {type(dataset).__name__} metainfo has no cls_classes')
+    if getattr(model, 'num_classes', len(cls_classes)) != len(cls_classes):
+        raise ValueError(f'generate_cams: the model has {model.num_classes} classes, the '
+                         f'dataset {len(cls_classes)} ({cls_classes})')
+    model = model.to(device).eval()
+
+    infos = [dataset.get_data_info(index) for index in range(len(dataset))]
+    stems = [file_stem(info['img_path']) for info in infos]
+    _check_unique(stems, infos)
+    work = _work_list(infos, only_positive and label_source == 'label')
+    work_stems = [stems[index] for index in work]
+    vis_stems = set(work_stems[:max(int(visualize), 0)])
+
+    folder = CamFolder(out_dir)
+    settings = dict(cam_method=describe_component(cam_method),
+                    mask_maker=describe_component(mask_maker), only_positive=bool(only_positive),
+                    label_source=label_source,
+                    positive_threshold=threshold if label_source == 'prediction' else None,
+                    cls_classes=list(cls_classes), weights=weights_fingerprint(model))
+    folder.check_settings(settings)
+
+    batches = [work[i:i + batch_size] for i in range(0, len(work), batch_size)]
+    mine = batches[rank::world_size]
+    done = {stems[i] for batch in mine for i in batch if folder.is_done(stems[i])}
+    report = CamGenerationReport(out_dir=folder.out_dir, rank=rank, world_size=world_size,
+                                 images=len(infos), items=sum(len(b) for b in mine),
+                                 skipped=len(done))
+    seconds = dict.fromkeys(('load', 'forward', 'masks', 'write'), 0.0)
+    bar = None
+    if progress and rank == 0 and report.items > len(done):
+        from mmengine.utils import ProgressBar
+        bar = ProgressBar(report.items - len(done))
+    context = _Context(model, cam_method, mask_maker, folder, cls_classes, label_source,
+                       threshold, only_positive, stack_tta, vis_stems,
+                       dataset.metainfo.get('palette'), report, seconds)
+    for batch in mine:
+        if all(stems[i] in done for i in batch):
+            continue
+        start = time.perf_counter()
+        samples = [_load(dataset, index, infos[index]) for index in batch]
+        seconds['load'] += time.perf_counter() - start
+        for group in _groups_by_size(samples):
+            context.process(group, done)
+        if bar is not None:
+            bar.update(sum(stems[i] not in done for i in batch))
+    report.seconds = seconds
+    if not folder.missing(work_stems):
+        report.summary = folder.summarise(work_stems, images=len(infos), extra=dict(
+            settings=settings, checkpoint=checkpoint, batch_size=batch_size))
+    return report
+
+
+@dataclass
+class _Context:
+    """State shared by the batches of one :func:`generate_cams` call."""
+
+    model: nn.Module
+    cam_method: Callable
+    mask_maker: Callable
+    folder: CamFolder
+    cls_classes: Tuple[str, ...]
+    label_source: str
+    threshold: float
+    only_positive: bool
+    stack_tta: bool
+    vis_stems: Set[str]
+    palette: Optional[Sequence]
+    report: CamGenerationReport
+    seconds: Dict[str, float]
+
+    def process(self, samples: List[dict], done: set) -> None:
+        """Forward one same-size group of packed samples and write its items."""
+        start = time.perf_counter()
+        data = self.model.data_preprocessor(pseudo_collate(samples), False)
+        inputs, data_samples = data['inputs'], data['data_samples']
+        with torch.no_grad():
+            scores = self.model(inputs, mode='tensor').sigmoid().float().cpu()
+        labels = [self._label_of(sample, score) for sample, score in zip(data_samples, scores)]
+        positive = [None if label is None else bool(label.any()) for label in labels]
+        selected = [j for j, flag in enumerate(positive) if flag or not self.only_positive]
+        cams = compute_cams(self.cam_method, self.model, inputs[selected], self.stack_tta) \
+            if selected else None
+        self.report.images_forwarded += len(samples)
+        self.seconds['forward'] += time.perf_counter() - start
+        for j, sample in enumerate(data_samples):
+            stem = file_stem(sample.img_path)
+            if stem in done:
+                continue  # finished earlier; forwarded again only to keep the batch whole
+            record = dict(stem=stem, img_path=str(sample.img_path), positive=positive[j],
+                          label=None if labels[j] is None else labels[j].astype(int).tolist(),
+                          scores=[round(float(s), 6) for s in scores[j]])
+            if j in selected:
+                cam = cams[selected.index(j)]
+                self._write_masked(record, cam, samples[j], sample, labels[j])
+            else:
+                record['status'] = NEGATIVE
+                self.report.negative += 1
+            self.folder.write_record(record)
+
+    def _label_of(self, sample, score: Tensor) -> Optional[np.ndarray]:
+        """(K,) bool image label from the data sample or the scores."""
+        if self.label_source == 'prediction':
+            return (score >= self.threshold).numpy()
+        if 'gt_label' not in sample:
+            if self.only_positive:
+                raise ValueError(f'{sample.img_path}: no image-level label (gt_label) but '
+                                 "only_positive uses labels; use label_source='prediction' "
+                                 'for unlabelled data')
+            return None
+        label = sample.gt_label.detach().cpu().numpy().reshape(-1) > 0.5
+        if label.size != len(self.cls_classes):
+            raise ValueError(f'{sample.img_path}: gt_label has {label.size} entries, '
+                             f'cls_classes {len(self.cls_classes)}')
+        return label
+
+    def _write_masked(self, record: dict, cam: Tensor, packed: dict, sample,
+                      label: Optional[np.ndarray]) -> None:
+        start = time.perf_counter()
+        height, width = (int(v) for v in sample.ori_shape[:2])
+        if tuple(cam.shape[-2:]) != (height, width):  # the pipeline resized the image
+            cam = F.interpolate(cam[None], size=(height, width), mode='bilinear',
+                                align_corners=False)[0].clamp(0, 1)
+        # The mask is made from the stored (quantised) CAM: the npz alone reproduces it.
+        stored = quantise_cam(cam.detach().float().cpu().numpy())
+        cam_values = stored.astype(np.float32) / 255.0
+        image = image_hwc(packed, sample, (height, width))
+        mask = make_mask(self.mask_maker, cam_values, label, image, sample.img_path)
+        channels = np.flatnonzero(label) if label is not None and label.any() \
+            else np.arange(stored.shape[0])
+        empty_cam = not stored[channels].any()
+        empty_mask = not _has_foreground(mask, self.mask_maker, stored.shape[0])
+        self.seconds['masks'] += time.perf_counter() - start
+        start = time.perf_counter()
+        stem = record['stem']
+        save_cam(self.folder.cam_path(stem), cam_values, record['scores'], self.cls_classes,
+                 record['img_path'])
+        save_label_png(self.folder.mask_path(stem), mask)
+        if stem in self.vis_stems:
+            self._visualize(stem, image, cam_values, mask, sample, record)
+        self.seconds['write'] += time.perf_counter() - start
+        record.update(status=MASKED, empty_cam=bool(empty_cam), empty_mask=bool(empty_mask),
+                      foreground_fraction=round(float((mask != 0).mean()), 6)
+                      if mask.max() <= 1 else None,
+                      cam=f'cams/{stem}.npz', mask=f'masks/{stem}.png')
+        self.report.masked += 1
+        self.report.empty_cams += int(empty_cam)
+        self.report.empty_masks += int(empty_mask)
+
+    def _visualize(self, stem, image, cam_values, mask, sample, record) -> None:
+        from epsam.visualization.cam_grid import make_cam_grid, save_picture
+        gt = None
+        if 'gt_sem_seg' in sample:
+            gt = sample.gt_sem_seg.data.detach().cpu().numpy()[0].astype(np.uint8)
+            gt = gt if gt.shape == mask.shape else None
+        grid = make_cam_grid(image[..., ::-1], cam_values, mask, gt,
+                             class_names=self.cls_classes, palette=self.palette,
+                             scores=record['scores'], title=stem)
+        save_picture(self.folder.vis_path(stem), grid)
+        self.report.vis_written += 1
+
+
+def _has_foreground(mask: np.ndarray, mask_maker, num_classes: int) -> bool:
+    """Binary masks: any 1; class maps: any pixel of a class index ``< num_classes``."""
+    if hasattr(mask_maker, 'background_alpha'):  # MultiClassMaskMaker-like class map
+        background = mask_maker.background_index
+        background = num_classes if background is None else background
+        return bool(((mask != background) & (mask != mask_maker.ignore_index)).any())
+    return bool((mask == 1).any())
+
+
+def _work_list(infos: Sequence[dict], positives_by_label: bool) -> List[int]:
+    """Indices to process: every item, or the label-positive ones."""
+    if not positives_by_label:
+        return list(range(len(infos)))
+    unlabelled = [info['img_path'] for info in infos if info.get('gt_label') is None]
+    if unlabelled:
+        raise ValueError(f'generate_cams: {len(unlabelled)} image(s) have no image-level label '
+                         f"(e.g. {unlabelled[0]}) but only_positive uses labels; use "
+                         "label_source='prediction' or only_positive=False")
+    return [index for index, info in enumerate(infos) if any(info['gt_label'])]
+
+
+def _check_unique(stems: Sequence[str], infos: Sequence[dict]) -> None:
+    seen: Dict[str, str] = {}
+    for stem, info in zip(stems, infos):
+        if stem in seen:
+            raise ValueError(f'generate_cams: outputs are named by image stem, and {stem!r} '
+                             f'occurs twice ({seen[stem]} and {info["img_path"]})')
+        seen[stem] = info['img_path']
+
+
+def _load(dataset, index: int, info: dict) -> dict:
+    """The packed sample ``index`` (no retry with another index, unlike ``__getitem__``)."""
+    sample = dataset.prepare_data(index)
+    if sample is None:
+        raise ValueError(f'{info["img_path"]}: the dataset pipeline returned None')
+    if 'inputs' not in sample or 'data_samples' not in sample:
+        raise ValueError(f'{info["img_path"]}: the pipeline must end with PackPatchInputs '
+                         f'(got keys {sorted(sample)})')
+    return sample
+
+
+def _groups_by_size(samples: List[dict]) -> List[List[dict]]:
+    """Split a batch into groups of equal image size, keeping the order within each."""
+    groups: Dict[tuple, List[dict]] = {}
+    for sample in samples:
+        groups.setdefault(tuple(sample['inputs'].shape), []).append(sample)
+    return list(groups.values())

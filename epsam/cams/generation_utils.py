@@ -1,0 +1,133 @@
+"""Helpers of :mod:`epsam.cams.generation`: building parts, batched TTA, masks."""
+import hashlib
+from typing import Callable, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from epsam.registry import CAM_METHODS, MASK_MAKERS
+
+from .cam_utils import minmax_normalize
+from .tta import TTACAM
+
+__all__ = ['build_cam_method', 'build_mask_maker', 'compute_cams', 'describe_component',
+           'make_mask', 'weights_fingerprint', 'image_hwc']
+
+
+def build_cam_method(cam_method: Union[dict, Callable]) -> Callable:
+    """A CAM method from a ``CAM_METHODS`` config (or a callable, returned as is)."""
+    if isinstance(cam_method, dict):
+        return CAM_METHODS.build(cam_method)
+    if not callable(cam_method):
+        raise TypeError(f'cam_method must be a CAM_METHODS config or a callable '
+                        f'(model, inputs) -> maps, got {cam_method!r}')
+    return cam_method
+
+
+def build_mask_maker(mask_maker: Union[dict, Callable]) -> Callable:
+    """A mask maker from a ``MASK_MAKERS`` config (or a callable, returned as is)."""
+    if isinstance(mask_maker, dict):
+        return MASK_MAKERS.build(mask_maker)
+    if not callable(mask_maker):
+        raise TypeError(f'mask_maker must be a MASK_MAKERS config or a callable, '
+                        f'got {mask_maker!r}')
+    return mask_maker
+
+
+def describe_component(component) -> str:
+    """A stable text description (no memory address) of a CAM method or mask maker."""
+    if type(component).__repr__ is not object.__repr__:
+        return repr(component)
+    attributes = getattr(component, '__dict__', {})
+    parts = ', '.join(f'{key}={describe_value(value)}' for key, value in sorted(attributes.items())
+                      if not key.startswith('_'))
+    return f'{type(component).__name__}({parts})'
+
+
+def describe_value(value) -> str:
+    """``repr`` for plain values, :func:`describe_component` for objects."""
+    if value is None or isinstance(value, (bool, int, float, str, tuple, list, dict)):
+        return repr(value)
+    return describe_component(value)
+
+
+def compute_cams(cam_method: Callable, model: nn.Module, inputs: Tensor,
+                 stack_tta: bool = True) -> Tensor:
+    """Maps (B, K, H, W) in [0, 1] of a preprocessed batch (B, C, H, W).
+
+    With a :class:`~epsam.cams.TTACAM` and square inputs, all augmented
+    copies go through the wrapped method in one batch of ``B x copies``
+    (``TTACAM`` itself runs one pass per copy); the transforms, their
+    inverses, the average and the renormalisation are ``TTACAM``'s own, so
+    the result equals ``cam_method(model, inputs)`` up to float rounding.
+
+    Args:
+        cam_method: The method (built).
+        model: The classifier, in eval mode.
+        inputs: (B, C, H, W) output of the model's data preprocessor.
+        stack_tta: Stack the TTA copies (False: call ``cam_method`` as is).
+    """
+    square = inputs.dim() == 4 and inputs.shape[-1] == inputs.shape[-2]
+    if not (stack_tta and square and isinstance(cam_method, TTACAM)):
+        return cam_method(model, inputs)
+    transforms = cam_method.transforms
+    copies = torch.cat([cam_method.apply(inputs, turns, flip) for turns, flip in transforms])
+    maps = cam_method.cam_method(model, copies)
+    num = inputs.shape[0]
+    total = None
+    for index, (turns, flip) in enumerate(transforms):
+        undone = cam_method.undo(maps[index * num:(index + 1) * num], turns, flip)
+        total = undone if total is None else total + undone
+    mean = total / len(transforms)
+    return minmax_normalize(mean) if cam_method.renormalize else mean
+
+
+def make_mask(mask_maker: Callable, cams: np.ndarray, label: Optional[np.ndarray],
+              image: Optional[np.ndarray], img_path: str) -> np.ndarray:
+    """The (H, W) uint8 initial mask of one image.
+
+    Args:
+        mask_maker: A binary maker (one CAM channel -> 0/1 mask) or a
+            ``MultiClassMaskMaker``-like callable ``(cams, labels, image)``.
+        cams: (K, H, W) CAMs in [0, 1].
+        label: (K,) bool image label, or None when unknown.
+        image: (H, W, 3) uint8 image (for a multi-class maker's white prior).
+        img_path: Named in errors.
+    """
+    if hasattr(mask_maker, 'background_alpha'):  # MultiClassMaskMaker's signature
+        return np.asarray(mask_maker(cams, label, image), dtype=np.uint8)
+    if cams.shape[0] != 1:
+        raise ValueError(f'{img_path}: {type(mask_maker).__name__} makes binary masks from one '
+                         f'CAM channel, but the classifier has {cams.shape[0]} classes; use '
+                         'MultiClassMaskMaker for multi-class data')
+    mask = np.asarray(mask_maker(cams[0]))
+    if mask.shape != cams.shape[1:]:
+        raise ValueError(f'{img_path}: {type(mask_maker).__name__} returned a mask of shape '
+                         f'{mask.shape}, expected {cams.shape[1:]}')
+    return (mask > 0).astype(np.uint8)
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """BLAKE2b digest of every state-dict tensor (name, dtype, shape, bytes)."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for name, tensor in model.state_dict().items():
+        flat = tensor.detach().reshape(-1).cpu().contiguous()
+        hasher.update(f'{name}|{flat.dtype}|{tuple(tensor.shape)}|'.encode())
+        hasher.update(flat.view(torch.uint8).numpy().tobytes())
+    return hasher.hexdigest()
+
+
+def image_hwc(packed: dict, sample, size: Tuple[int, int]) -> np.ndarray:
+    """The (H, W, 3) BGR uint8 image at ``size``: the packed input, or read from disk.
+
+    Args:
+        packed: The pipeline output (``inputs`` is uint8 (3, H, W) BGR).
+        sample: Its data sample (``img_path``).
+        size: (H, W) wanted (the image's original size).
+    """
+    image = packed['inputs']
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image.permute(1, 2, 0).cpu().numpy().astype(np.uint8)
+    from epsam.datasets.patch_io import read_patch_image
+    return read_patch_image(sample.img_path)

@@ -1,0 +1,87 @@
+"""The pipeline's outputs for people: a table, Markdown/JSON files and picture grids."""
+import copy
+import os.path as osp
+from typing import Dict, List
+
+import cv2
+from prettytable import PrettyTable, TableStyle
+
+from epsam.pseudo_labels.cam_store import load_cam, load_label_png
+from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from epsam.visualization.panels import cam_heatmap, draw_points, mask_overlay, panel_grid
+from .context import PipelineContext
+from .evaluation import ground_truth
+
+COLUMNS = ('method', 'Dice (%)', 'IoU (%)', 'train (s)', 'inference (s)')
+
+
+def results_table(record: Dict) -> PrettyTable:
+    table = PrettyTable(COLUMNS)
+    table.title = (f"EP-SAM on {record['split']} ({record['images']} positive patches); "
+                   f"{'SAM: RANDOM STAND-IN' if record['stand_in_sam'] else 'SAM: checkpoint'}")
+    for row in record['rows']:
+        table.add_row([row['method'], f"{row['dice']:.2f}", f"{row['iou']:.2f}",
+                       f"{row['train_seconds']:.1f}", f"{row['infer_seconds']:.1f}"])
+    table.align['method'] = 'l'
+    return table
+
+
+def notes(record: Dict) -> List[str]:
+    lines = [record['sam'], f"Protocol: {record['protocol']}."]
+    if record['pixel_labels_for_selection']:
+        lines.append('Checkpoints were SELECTED WITH GROUND-TRUTH PIXEL LABELS '
+                     '(model_selection.use_pixel_labels=True): not weakly supervised.')
+    else:
+        lines.append('No pixel label was used for training or model selection.')
+    return lines
+
+
+def write_results(ctx: PipelineContext, record: Dict, out_dir: str) -> str:
+    """``results.md``, ``results.json`` and the harness's ``final_metrics.json``."""
+    table = results_table(record)
+    markdown = ['# EP-SAM pipeline results', ''] + [f'- {line}' for line in notes(record)]
+    markdown_table = copy.deepcopy(table)
+    markdown_table.set_style(TableStyle.MARKDOWN)
+    markdown += ['', markdown_table.get_string(), '']
+    atomic_write_text(osp.join(out_dir, 'results.md'), '\n'.join(markdown))
+    atomic_write_json(osp.join(out_dir, 'results.json'), record)
+    final = record['rows'][-1]
+    atomic_write_json(osp.join(ctx.work_dir, 'final_metrics.json'), dict(
+        method=ctx.cfg.get('method_name', 'EP-SAM'), dataset=ctx.cfg.get('dataset_name', ''),
+        protocol=record['protocol'], metrics=dict(Dice=final['dice'], IoU=final['iou']),
+        train_time_s=sum(r['train_seconds'] for r in record['rows']),
+        peak_memory_bytes=None, trainable_params=None, notes=' '.join(notes(record)),
+        stand_in_sam=record['stand_in_sam']))
+    return table.get_string()
+
+
+def write_picture_grids(ctx: PipelineContext, split: str, pseudo_dir: str, predictions,
+                        out_path: str, max_items: int = 6) -> str:
+    """One row per patch: image / CAM / prompts / SAM mask / pseudo-label / truth."""
+    rows = []
+    for prediction in predictions[:max_items]:
+        item = prediction.item
+        image = cv2.cvtColor(cv2.imread(item.img_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        cam = load_cam(item.cam_path).cam[0]
+        prompts = prediction.prompts
+        pseudo_path = osp.join(pseudo_dir, f'{item.stem}.png') if pseudo_dir else None
+        pseudo = (load_label_png(pseudo_path) == 1
+                  if pseudo_path and osp.isfile(pseudo_path) else None)
+        truth_path = osp.join(ctx.gt_mask_dir(split), f'{item.stem}.png')
+        truth = ground_truth(ctx, split, item.stem) if osp.isfile(truth_path) else None
+        rows.append([
+            (item.stem[-20:], image),
+            ('CAM', cam_heatmap(image, cam)),
+            ('prompts', None if prompts is None else draw_points(
+                image, prompts.point_coords, prompts.point_labels)),
+            ('SAM mask (final model)', mask_overlay(image, prediction.mask)),
+            ('pseudo-label' if pseudo_dir else 'pseudo-label (none)',
+             mask_overlay(image, pseudo, (200, 0, 200))),
+            ('ground truth', mask_overlay(image, truth, (0, 0, 230))),
+        ])
+    grid = panel_grid(rows, footer=ctx.sam_note)
+    ok, encoded = cv2.imencode('.png', cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError(f'could not encode the picture grid {out_path}')
+    atomic_write_bytes(out_path, encoded.tobytes())
+    return out_path

@@ -1,0 +1,129 @@
+"""Run the EP-SAM protocol stage by stage, resuming where a previous run stopped."""
+import logging
+import os
+import os.path as osp
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+from mmengine.config import Config
+from mmengine.logging import MMLogger, print_log
+
+from . import stages
+from .context import PipelineContext
+from .evaluation import evaluate_models, evaluation_items
+from .report import write_picture_grids, write_results
+
+EVALUATION_STAGE = 'stage5_evaluation'
+
+
+class EPSAMPipeline:
+    """EP-SAM from patch labels to a tuned SAM, as resumable stages.
+
+    Stages (each in its own folder under ``work_dir``, finished ones skipped):
+
+    1. ``stage1_classifier``: train the ADL classifier (``tools/train.py`` config);
+    2. ``stage2_cams``: CAMs and initial masks of the train and test splits;
+    3. ``stage3_sam_tuning_iter0``: preliminary decoder tuning on the initial masks;
+    4. for ``i`` in 1..``iterations``: ``stage4_pseudo_labels_iter{i}`` (CAM
+       prompts into the previous SAM, IDS selection) and
+       ``stage3_sam_tuning_iter{i}`` (re-training from the original SAM
+       weights on the selected pseudo-labels);
+    5. ``stage5_evaluation``: CAM-only masks, untuned SAM and every tuned SAM
+       on the test split, with picture grids.
+
+    Args:
+        cfg: The pipeline config.
+        work_dir: Where the stages write.
+        device: ``'cpu'`` or ``'cuda'``.
+    """
+
+    def __init__(self, cfg: Config, work_dir: str, device: str = 'cpu') -> None:
+        self.ctx = PipelineContext(cfg, work_dir, device)
+        os.makedirs(work_dir, exist_ok=True)
+        self.logger = MMLogger.get_instance(
+            f'epsam_pipeline_{time.strftime("%Y%m%d_%H%M%S")}',
+            log_file=osp.join(work_dir, 'pipeline.log'), file_mode='a')
+
+    @property
+    def iterations(self) -> int:
+        return int(self.ctx.cfg.get('iterations', 3))
+
+    def _run_stage(self, stage: str, fn: Callable[[], Dict]) -> Dict:
+        ledger = self.ctx.ledger
+        if ledger.is_done(stage):
+            print_log(f'[pipeline] {stage}: done earlier, skipped', logger=self.logger)
+            return ledger.record(stage)
+        print_log(f'[pipeline] {stage}: running', logger=self.logger)
+        record = fn()
+        ledger.mark_done(stage, record)
+        print_log(f'[pipeline] {stage}: finished in {record.get("seconds", 0):.1f} s',
+                  logger=self.logger)
+        return record
+
+    def run(self) -> Dict:
+        """Run (or resume) every stage; return the evaluation record."""
+        ctx = self.ctx
+        print_log(f'[pipeline] {ctx.sam_note}', logger=self.logger,
+                  level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
+        self._run_stage(stages.CLASSIFIER_STAGE, lambda: stages.train_classifier(ctx))
+        self._run_stage(stages.CAM_STAGE, lambda: stages.generate_split_cams(ctx))
+        initial_masks = osp.join(ctx.stage_dir(stages.CAM_STAGE), ctx.cfg.train_split, 'masks')
+        tuned: List[Tuple[str, str, float]] = []
+        record = self._run_stage(stages.sam_tuning_stage(0),
+                                 lambda: stages.tune_sam(ctx, 0, initial_masks))
+        tuned.append(('SAM tuned on CAM masks (iter 0)', record['checkpoint'],
+                      record['seconds']))
+        for iteration in range(1, self.iterations + 1):
+            previous = tuned[-1][1]
+            pseudo = self._run_stage(
+                stages.pseudo_label_stage(iteration),
+                lambda: stages.make_pseudo_labels(ctx, iteration, previous))
+            if not pseudo['counts'].get('kept', 0):
+                print_log(f'[pipeline] iteration {iteration}: the selector kept no pseudo-label '
+                          f'({pseudo["counts"]}); SAM is not re-trained and the previous '
+                          'model is carried over', logger=self.logger, level=logging.WARNING)
+                tuned.append((f'SAM iter {iteration} (no pseudo-label kept: = previous)',
+                              previous, 0.0))
+                continue
+            record = self._run_stage(
+                stages.sam_tuning_stage(iteration),
+                lambda: stages.tune_sam(ctx, iteration, pseudo['mask_dir']))
+            tuned.append((f'SAM tuned on pseudo-labels (iter {iteration})',
+                          record['checkpoint'], record['seconds'] + pseudo['seconds']))
+        evaluation = self._run_stage(EVALUATION_STAGE, lambda: self._evaluate(tuned))
+        print_log('\n' + evaluation['table'], logger=self.logger)
+        return evaluation
+
+    def _evaluate(self, tuned: List[Tuple[str, str, float]]) -> Dict:
+        start = time.time()
+        ctx = self.ctx
+        out_dir = ctx.stage_dir(EVALUATION_STAGE)
+        record = evaluate_models(ctx, tuned)
+        record['table'] = write_results(ctx, record, out_dir)
+        record['pictures'] = self._pictures(tuned[-1][1], out_dir)
+        record['seconds'] = time.time() - start
+        return record
+
+    def _pictures(self, final_checkpoint: str, out_dir: str) -> List[str]:
+        """Grids for a few train patches (with pseudo-labels) and test patches."""
+        ctx = self.ctx
+        count = int(ctx.cfg.evaluation.get('num_pictures', 6))
+        if count <= 0:
+            return []
+        last = self.iterations
+        pseudo_dir: Optional[str] = None
+        if last > 0:
+            pseudo_dir = osp.join(ctx.stage_dir(stages.pseudo_label_stage(last)), 'masks')
+        paths = []
+        for split, pseudo in ((ctx.cfg.train_split, pseudo_dir), (ctx.cfg.test_split, None)):
+            from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
+            sam = stages.load_tuned_sam(ctx, final_checkpoint)
+            predictor = BatchedSamPredictor(sam, ctx.cfg.evaluation.prompt,
+                                            device=ctx.device,
+                                            cache=stages.sam_embedding_cache(ctx, sam),
+                                            seed=ctx.cfg.evaluation.get('seed', 0))
+            items = evaluation_items(ctx, split)[:count]
+            predictions = list(predictor.predict(items))
+            paths.append(write_picture_grids(ctx, split, pseudo, predictions,
+                                             osp.join(out_dir, f'grid_{split}.png'), count))
+        return paths

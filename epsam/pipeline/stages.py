@@ -1,0 +1,193 @@
+"""The stages of the EP-SAM protocol (REFERENCE.md section 1, steps 1-7).
+
+Each stage function reads its inputs from earlier stages' folders, writes its
+own folder under the work dir, and returns a JSON-able record that the
+pipeline stores as the stage's ``stage_done.json``.
+"""
+import os.path as osp
+import time
+from typing import Dict, Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+
+from epsam.registry import DATASETS, MODELS
+from .context import PipelineContext
+from .mm_runs import load_stage_config, train_in_work_dir
+
+CLASSIFIER_STAGE = 'stage1_classifier'
+CAM_STAGE = 'stage2_cams'
+
+
+def sam_tuning_stage(iteration: int) -> str:
+    return f'stage3_sam_tuning_iter{iteration}'
+
+
+def pseudo_label_stage(iteration: int) -> str:
+    return f'stage4_pseudo_labels_iter{iteration}'
+
+
+def _set_data_root(cfg: Config, data_root: str) -> None:
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader) is not None:
+            cfg[loader].dataset.data_root = data_root
+
+
+def classifier_config(ctx: PipelineContext) -> Config:
+    """The stage-1 classifier's mmengine config, pointed at the pipeline's data."""
+    section = ctx.cfg.classifier
+    cfg = load_stage_config(section.config, section.get('cfg_options'))
+    _set_data_root(cfg, ctx.data_root)
+    return cfg
+
+
+# --- step 1: the ADL patch classifier ------------------------------------------
+def train_classifier(ctx: PipelineContext) -> Dict:
+    start = time.time()
+    checkpoint = train_in_work_dir(classifier_config(ctx), ctx.stage_dir(CLASSIFIER_STAGE),
+                                   CLASSIFIER_STAGE)
+    return dict(checkpoint=checkpoint, seconds=time.time() - start,
+                selection='patch labels only (cls/f1 on val) or last epoch')
+
+
+# --- step 2: CAMs and initial masks --------------------------------------------
+def generate_split_cams(ctx: PipelineContext) -> Dict:
+    from epsam.cams.generation import generate_cams
+    start = time.time()
+    cfg = classifier_config(ctx)
+    checkpoint = ctx.ledger.record(CLASSIFIER_STAGE)['checkpoint']
+    with DefaultScope.overwrite_default_scope('epsam'):
+        model = MODELS.build(cfg.model)
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+        model.eval()
+        reports = {}
+        for split in ctx.cfg.cam_splits:
+            dataset_cfg = cfg.test_dataloader.dataset.copy()
+            dataset_cfg.update(data_prefix=ctx.split_prefix(split), require_masks=False,
+                               pipeline=[dict(type='LoadPatchImage'),
+                                         dict(type='PackPatchInputs')])
+            dataset = DATASETS.build(dataset_cfg)
+            cams = ctx.cfg.get('cams') or cfg.cam_cfg
+            report = generate_cams(
+                model, dataset, osp.join(ctx.stage_dir(CAM_STAGE), split),
+                cam_method=cams.method, mask_maker=cams.mask_maker,
+                batch_size=cams.get('batch_size', 8), only_positive=True, device=ctx.device,
+                checkpoint=checkpoint)
+            reports[split] = _as_record(report)
+            print_log(f'[pipeline] CAMs for {split}: {reports[split]}', logger='current')
+    return dict(splits=reports, seconds=time.time() - start, checkpoint=checkpoint)
+
+
+# --- steps 4 and 6: SAM tuning --------------------------------------------------
+def sam_tuning_config(ctx: PipelineContext, mask_dir: str) -> Config:
+    """The SAM tuning config for training on ``mask_dir`` (from the original SAM weights)."""
+    section = ctx.cfg.sam_tuning
+    cfg = load_stage_config(section.config, section.get('cfg_options'))
+    cfg.model.sam = ctx.sam_cfg
+    if ctx.embedding_cache_dir is not None:
+        cfg.model.embedding_cache = dict(cache_dir=ctx.embedding_cache_dir)
+    dataset = cfg.train_dataloader.dataset
+    dataset.img_dir = osp.abspath(ctx.image_dir(ctx.cfg.train_split))
+    dataset.mask_dir = osp.abspath(mask_dir)
+    if ctx.uses_pixel_labels_for_selection:
+        add_pixel_label_selection(ctx, cfg)
+    return cfg
+
+
+def add_pixel_label_selection(ctx: PipelineContext, cfg: Config) -> None:
+    """Validate on the val split's ground-truth masks and keep the best epoch.
+
+    This is what EP-SAM's code did; it leaks pixel supervision into a weakly
+    supervised method, so it is off by default and every report says when it
+    was on.
+    """
+    split = ctx.cfg.get('val_split', 'val')
+    if split not in ctx.cfg.cam_splits:
+        raise ValueError(f'model_selection.use_pixel_labels needs CAM prompts for the '
+                         f'{split!r} split: add it to cam_splits')
+    cfg.val_dataloader = dict(
+        batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            type='SamMaskDataset', img_dir=osp.abspath(ctx.image_dir(split)),
+            mask_dir=osp.abspath(ctx.gt_mask_dir(split)),
+            pipeline=[
+                dict(type='LoadPatchImage'),
+                dict(type='LoadPatchAnnotations', binary=True),
+                dict(type='LoadCamPrompts', generator=ctx.cfg.evaluation.prompt,
+                     cam_dir=osp.abspath(osp.join(ctx.stage_dir(CAM_STAGE), split)),
+                     missing_mask='empty'),
+                dict(type='PackSamInputs'),
+            ]))
+    cfg.val_evaluator = dict(type='PerImageDiceMetric', foreground_index=1)
+    cfg.val_cfg = dict(type='ValLoop')
+    cfg.train_cfg.val_interval = 1
+    cfg.default_hooks.checkpoint.update(save_best='Dice', rule='greater')
+
+
+def tune_sam(ctx: PipelineContext, iteration: int, mask_dir: str) -> Dict:
+    start = time.time()
+    stage = sam_tuning_stage(iteration)
+    cfg = sam_tuning_config(ctx, mask_dir)
+    checkpoint = train_in_work_dir(cfg, ctx.stage_dir(stage), stage)
+    cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
+    selection = ('best val Dice (GROUND-TRUTH PIXEL LABELS)'
+                 if ctx.uses_pixel_labels_for_selection else 'last epoch (no pixel labels)')
+    return dict(checkpoint=checkpoint, mask_dir=mask_dir, seconds=time.time() - start,
+                selection=selection)
+
+
+def load_tuned_sam(ctx: PipelineContext, checkpoint: Optional[str]) -> torch.nn.Module:
+    """The SAM inside a tuning model, with ``checkpoint``'s weights (original if None)."""
+    cfg = load_stage_config(ctx.cfg.sam_tuning.config, ctx.cfg.sam_tuning.get('cfg_options'))
+    model_cfg = cfg.model.copy()
+    model_cfg.sam = ctx.sam_cfg
+    model_cfg.pop('embedding_cache', None)
+    with DefaultScope.overwrite_default_scope('epsam'):
+        model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
+    if model.adapter is not None:
+        raise NotImplementedError(
+            f'pseudo-labelling with {type(model.adapter).__name__} is not supported yet; '
+            'the pipeline tunes the mask decoder only')
+    return model.sam.eval().to(ctx.device)
+
+
+def sam_embedding_cache(ctx: PipelineContext, sam: torch.nn.Module):
+    """The shared embedding cache for ``sam``'s (frozen) encoder, or ``None``."""
+    if ctx.embedding_cache_dir is None:
+        return None
+    from epsam.models.sam import SamEmbeddingCache, SamInputTransform
+    return SamEmbeddingCache(ctx.embedding_cache_dir, sam.image_encoder,
+                             input_transform=SamInputTransform.from_sam(sam),
+                             encoder_tag=sam.variant.name)
+
+
+# --- step 5: pseudo-labels ----------------------------------------------------
+def make_pseudo_labels(ctx: PipelineContext, iteration: int, sam_checkpoint: str) -> Dict:
+    from epsam.pseudo_labels import PseudoLabelGenerator
+    from epsam.pseudo_labels.items import items_from_cam_dir
+    start = time.time()
+    stage = pseudo_label_stage(iteration)
+    sam = load_tuned_sam(ctx, sam_checkpoint)
+    section = ctx.cfg.pseudo_labels
+    generator = PseudoLabelGenerator(
+        sam, section.prompt, section.selector, batch_size=section.get('batch_size', 4),
+        device=ctx.device, cache=sam_embedding_cache(ctx, sam), seed=section.get('seed', 0))
+    items = items_from_cam_dir(ctx.image_dir(ctx.cfg.train_split),
+                               osp.join(ctx.stage_dir(CAM_STAGE), ctx.cfg.train_split))
+    report = generator.run(items, ctx.stage_dir(stage))
+    summary = report.summary or generator.summarise(items, ctx.stage_dir(stage))
+    counts = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+    print_log(f'[pipeline] pseudo-labels iteration {iteration}: {counts}', logger='current')
+    return dict(mask_dir=osp.join(ctx.stage_dir(stage), 'masks'), counts=counts,
+                images_encoded=report.images_encoded, seconds=time.time() - start)
+
+
+def _as_record(report) -> Dict:
+    """A report object as a JSON-able dict of its simple fields."""
+    fields = vars(report) if hasattr(report, '__dict__') else dict(report)
+    return {k: v for k, v in fields.items() if isinstance(v, (int, float, str, bool))}

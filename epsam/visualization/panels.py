@@ -1,0 +1,75 @@
+"""Picture grids of the pipeline: image / CAM / prompts / SAM mask / pseudo-label / truth."""
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+Panel = Tuple[str, Optional[np.ndarray]]
+TITLE_HEIGHT = 18
+
+
+def cam_heatmap(image_rgb: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """A JET heatmap of ``cam`` ([0, 1], (H, W)) blended over the RGB image."""
+    heat = cv2.applyColorMap(np.uint8(np.clip(cam, 0, 1) * 255), cv2.COLORMAP_JET)
+    heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB)
+    return np.uint8((1 - alpha) * image_rgb + alpha * heat)
+
+
+def mask_overlay(image_rgb: np.ndarray, mask: Optional[np.ndarray],
+                 colour: Tuple[int, int, int] = (0, 200, 0)) -> Optional[np.ndarray]:
+    """Green fill and outline of a bool mask on the image (``None`` stays ``None``)."""
+    if mask is None:
+        return None
+    out = image_rgb.copy()
+    out[mask] = (0.5 * out[mask] + 0.5 * np.array(colour)).astype(np.uint8)
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(out, contours, -1, colour, 1)
+    return out
+
+
+def draw_points(image_rgb: np.ndarray, points: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Positive points in yellow, negative in cyan, at pixel-index (x, y)."""
+    out = image_rgb.copy()
+    radius = max(1, image_rgb.shape[0] // 96)
+    for (x, y), label in zip(np.asarray(points), np.asarray(labels)):
+        colour = (255, 230, 0) if label == 1 else (0, 230, 255)
+        cv2.circle(out, (int(round(x)), int(round(y))), radius, colour, -1)
+    return out
+
+
+def _titled(title: str, image: Optional[np.ndarray], size: Tuple[int, int]) -> np.ndarray:
+    height, width = size
+    tile = np.full((height + TITLE_HEIGHT, width, 3), 255, np.uint8)
+    if image is None:
+        cv2.putText(tile, 'n/a', (width // 3, TITLE_HEIGHT + height // 2),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, (120, 120, 120), 1, cv2.LINE_AA)
+    else:
+        tile[TITLE_HEIGHT:] = cv2.resize(image, (width, height),
+                                         interpolation=cv2.INTER_NEAREST)
+    cv2.putText(tile, title[:24], (2, TITLE_HEIGHT - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    return tile
+
+
+def panel_grid(rows: Sequence[Sequence[Panel]], footer: str = '',
+               tile_size: Tuple[int, int] = (160, 160)) -> np.ndarray:
+    """Stack rows of titled panels into one RGB picture, with a footer line.
+
+    Args:
+        rows: One row per patch; each panel is ``(title, RGB image or None)``.
+        footer: A line of text under the grid (e.g. that SAM is a stand-in).
+        tile_size: ``(H, W)`` of each panel.
+    """
+    lines: List[np.ndarray] = [np.hstack([_titled(t, im, tile_size) for t, im in row])
+                               for row in rows]
+    width = max(line.shape[1] for line in lines)
+    lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255)
+             for line in lines]
+    chars_per_line = max(20, width // 6)
+    for start in range(0, len(footer), chars_per_line):
+        bar = np.full((TITLE_HEIGHT, width, 3), 255, np.uint8)
+        cv2.putText(bar, footer[start:start + chars_per_line], (2, TITLE_HEIGHT - 5),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.35, (180, 0, 0), 1, cv2.LINE_AA)
+        lines.append(bar)
+    return np.vstack(lines)

@@ -1,0 +1,240 @@
+"""Stage-1 evidence on synthetic Camelyon-like data: classifier and CAM-method ablation.
+
+One command::
+
+    python tools/analysis/stage1_ablation.py --work-dir work_dirs/stage1_ablation
+
+It writes synthetic data (fixed seed), trains the tiny classifier of
+``configs/epsam/epsam-cam_r18tiny-adl-hf_*_synthetic-camelyon-*.py`` three
+times with ``tools/train.py`` (EP-SAM's ADL + high-frequency channel; without
+ADL; without the HF channel), keeps each run's checkpoint with the best
+validation patch F1 (patch labels only), and evaluates on the test split:
+
+- patch-level F1 of each classifier (threshold 0.5);
+- initial masks from ``generate_cams`` (10th percentile, opening scaled from
+  21 at 512 px) of the positive test patches against their ground truth:
+  per-image Dice and IoU (EP-SAM's protocol, smoothing 1e-3), averaged;
+- the per-image pixel AUROC of the CAM against the ground truth (0.5 =
+  chance, below 0.5 = the CAM points at normal tissue, i.e. inverted);
+
+for plain CAM with 4-rotation TTA on every classifier, and for the method's
+classifier also without TTA, with Grad-CAM and with Grad-CAM++. A rerun
+skips the trainings whose checkpoints exist. Results: ``results.md`` and
+``results.json`` in the work folder, picture grids in ``cams/*/vis``.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from scipy.stats import rankdata  # noqa: E402
+
+import epsam  # noqa: E402,F401
+from epsam.cams.generation import generate_cams  # noqa: E402
+from epsam.datasets.patch_io import read_patch_mask  # noqa: E402
+from epsam.datasets.synthetic import generate_camelyon_like  # noqa: E402
+from epsam.evaluation.metrics import PatchClassificationMetric  # noqa: E402
+from epsam.evaluation.metrics.functional import dice_iou_per_image  # noqa: E402
+from epsam.pseudo_labels.cam_store import load_cam, load_label_png  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.dataset import pseudo_collate  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+CONFIG = osp.join(ROOT, 'configs', 'epsam',
+                  'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')
+#: Classifier variants: title and config overrides.
+VARIANTS = {
+    'adl_hf': ('ADL + HF (EP-SAM)', {}),
+    'no_adl': ('no ADL', {'model.backbone.adl_positions': []}),
+    'no_hf': ('no HF channel', {'model.backbone.in_channels': 3,
+                                'model.data_preprocessor.high_frequency': None}),
+}
+
+
+def tta(inner: str) -> dict:
+    return dict(type='TTACAM', cam_method=dict(type=inner), rotations=(0, 90, 180, 270),
+                hflip=False)
+
+
+#: Table rows: (variant, CAM-method title, CAM-method config).
+ROWS = [
+    ('adl_hf', 'CAM + TTA (EP-SAM)', tta('CAM')),
+    ('adl_hf', 'CAM, no TTA', dict(type='CAM')),
+    ('adl_hf', 'Grad-CAM + TTA', tta('GradCAM')),
+    ('adl_hf', 'Grad-CAM++ + TTA', tta('GradCAMPlusPlus')),
+    ('no_adl', 'CAM + TTA', tta('CAM')),
+    ('no_hf', 'CAM + TTA', tta('CAM')),
+]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--work-dir', default='work_dirs/stage1_ablation')
+    parser.add_argument('--seed', type=int, default=0, help='data and training seed')
+    parser.add_argument('--num-train', type=int, default=160)
+    parser.add_argument('--num-val', type=int, default=20)
+    parser.add_argument('--num-test', type=int, default=40)
+    parser.add_argument('--size', type=int, default=128, help='patch side in pixels')
+    parser.add_argument('--epochs', type=int, default=15)
+    parser.add_argument('--jobs', type=int, default=1, help='trainings run at once')
+    parser.add_argument('--vis', type=int, default=4, help='picture grids per row')
+    return parser.parse_args(argv)
+
+
+def variant_options(variant: str, data_root: str, args) -> Dict:
+    options = {f'{split}_dataloader.dataset.data_root': data_root
+               for split in ('train', 'val', 'test')}
+    options.update({'randomness.seed': args.seed, 'train_cfg.max_epochs': args.epochs,
+                    'param_scheduler.0.T_max': args.epochs})
+    options.update(VARIANTS[variant][1])
+    return options
+
+
+def train_all(args, data_root: str) -> Dict[str, str]:
+    """Train every variant (skipping finished ones); return variant -> checkpoint."""
+    pending, procs = [], []
+    for variant in VARIANTS:
+        work = osp.join(args.work_dir, 'train', variant)
+        if not glob.glob(osp.join(work, f'epoch_{args.epochs}.pth')):
+            options = [f'{key}={value}'
+                       for key, value in variant_options(variant, data_root, args).items()]
+            pending.append([sys.executable, osp.join(ROOT, 'tools', 'train.py'), CONFIG,
+                            '--work-dir', work, '--cfg-options', *options])
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    while pending or procs:
+        while pending and len(procs) < max(args.jobs, 1):
+            command = pending.pop(0)
+            work = command[command.index('--work-dir') + 1]
+            os.makedirs(osp.dirname(work), exist_ok=True)
+            log = open(work + '.log', 'w')
+            print(f'training {osp.basename(work)} (log: {log.name}) ...', flush=True)
+            procs.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                           env=env), log, command))
+        proc, log, command = procs.pop(0)
+        if proc.wait() != 0:
+            raise SystemExit(f'training failed, see {log.name}')
+        log.close()
+    checkpoints = {}
+    for variant in VARIANTS:
+        work = osp.join(args.work_dir, 'train', variant)
+        best = sorted(glob.glob(osp.join(work, 'best_cls_f1_epoch_*.pth')))
+        checkpoints[variant] = best[-1] if best else osp.join(work, f'epoch_{args.epochs}.pth')
+    return checkpoints
+
+
+def build(variant: str, checkpoint: str, data_root: str, args):
+    """The trained classifier (eval mode) and the test dataset."""
+    from epsam.registry import DATASETS, MODELS
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(variant_options(variant, data_root, args))
+    model = MODELS.build(cfg.model)
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    model.load_state_dict(state['state_dict'], strict=True)
+    return model.eval(), DATASETS.build(cfg.test_dataloader.dataset), cfg
+
+
+def patch_metrics(model, dataset) -> Dict[str, float]:
+    """Patch-level metrics of the classifier on the dataset (scores >= 0.5)."""
+    metric = PatchClassificationMetric()
+    for start in range(0, len(dataset), 16):
+        samples = [dataset[i] for i in range(start, min(start + 16, len(dataset)))]
+        data = model.data_preprocessor(pseudo_collate(samples), False)
+        with torch.no_grad():
+            scores = model(data['inputs'], mode='tensor').sigmoid()
+        metric.process(None, [dict(pred_score=s, gt_label=d.gt_label)
+                              for s, d in zip(scores, data['data_samples'])])
+    return metric.compute_metrics(metric.results)
+
+
+def pixel_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for the ``positive`` pixels (ties averaged)."""
+    ranks = rankdata(scores.ravel())
+    positive = positive.ravel()
+    num_pos, num_neg = int(positive.sum()), int((~positive).sum())
+    if num_pos == 0 or num_neg == 0:
+        return float('nan')
+    return float((ranks[positive].sum() - num_pos * (num_pos + 1) / 2) / (num_pos * num_neg))
+
+
+def mask_metrics(dataset, cam_dir: str) -> Dict[str, float]:
+    """Mean per-image Dice / IoU of the initial masks and CAM AUROC, positive patches."""
+    dice, iou, auc = [], [], []
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        if not any(info['gt_label']):
+            continue
+        stem = osp.splitext(osp.basename(info['img_path']))[0]
+        gt = read_patch_mask(info['seg_map_path'], binary=True) == 1
+        mask = load_label_png(osp.join(cam_dir, 'masks', f'{stem}.png')) == 1
+        d, i = dice_iou_per_image(torch.from_numpy(mask), torch.from_numpy(gt))
+        dice.append(d)
+        iou.append(i)
+        auc.append(pixel_auc(load_cam(osp.join(cam_dir, 'cams', f'{stem}.npz')).cam[0], gt))
+    auc = np.array(auc)
+    return dict(dice=100 * float(np.mean(dice)), iou=100 * float(np.mean(iou)),
+                auc=float(np.nanmean(auc)), inverted=int((auc < 0.5).sum()), images=len(dice))
+
+
+def table(results: List[Dict]) -> str:
+    lines = ['| classifier | CAM method | patch F1 (test) | Dice | mIoU | CAM AUROC | '
+             'AUROC < 0.5 | empty masks |', '|---|---|---|---|---|---|---|---|']
+    for r in results:
+        lines.append(f"| {r['classifier']} | {r['cam_method']} | {r['patch_f1']:.1f} | "
+                     f"{r['dice']:.1f} | {r['iou']:.1f} | {r['auc']:.3f} | "
+                     f"{r['inverted']}/{r['images']} | {r['empty_masks']} |")
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> List[Dict]:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    os.makedirs(args.work_dir, exist_ok=True)
+    data_root = osp.abspath(osp.join(args.work_dir, 'data'))
+    generate_camelyon_like(data_root, num_train=args.num_train, num_val=args.num_val,
+                           num_test=args.num_test, patch_size=args.size, seed=args.seed)
+    checkpoints = train_all(args, data_root)
+    trained = time.perf_counter()
+    init_default_scope('epsam')
+    results, built = [], {}
+    for variant, method_title, method in ROWS:
+        if variant not in built:
+            model, dataset, cfg = build(variant, checkpoints[variant], data_root, args)
+            built[variant] = (model, dataset, cfg, patch_metrics(model, dataset))
+        model, dataset, cfg, patch = built[variant]
+        key = f'{variant}_{method_title.split(" (")[0]}'.replace(' ', '').replace(',', '_')
+        cam_dir = osp.join(args.work_dir, 'cams', key)
+        report = generate_cams(model, dataset, cam_dir, cam_method=method,
+                               mask_maker=cfg.cam_cfg.mask_maker.to_dict(), batch_size=8,
+                               progress=False, visualize=args.vis,
+                               checkpoint=checkpoints[variant])
+        results.append(dict(classifier=VARIANTS[variant][0], cam_method=method_title,
+                            checkpoint=osp.relpath(checkpoints[variant], args.work_dir),
+                            patch_f1=patch['f1'], patch_accuracy=patch['accuracy'],
+                            empty_masks=report.summary['empty_masks'],
+                            **mask_metrics(dataset, cam_dir)))
+        print(f"{results[-1]['classifier']:>18} | {method_title:<18} | F1 {patch['f1']:.1f} | "
+              f"Dice {results[-1]['dice']:.1f} | AUROC {results[-1]['auc']:.3f}", flush=True)
+    text = table(results)
+    seconds = dict(training=round(trained - start, 1),
+                   evaluation=round(time.perf_counter() - trained, 1))
+    with open(osp.join(args.work_dir, 'results.json'), 'w', encoding='utf-8') as stream:
+        json.dump(dict(args=vars(args), seconds=seconds, results=results), stream, indent=2)
+    with open(osp.join(args.work_dir, 'results.md'), 'w', encoding='utf-8') as stream:
+        stream.write(text + '\n')
+    print(f'\n{text}\n\nseconds: {seconds}')
+    return results
+
+
+if __name__ == '__main__':
+    main()

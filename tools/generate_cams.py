@@ -1,0 +1,211 @@
+"""EP-SAM step 2: CAMs and initial masks of a split from a trained patch classifier.
+
+Examples::
+
+    python tools/generate_cams.py CONFIG CHECKPOINT --out work_dirs/cams/train --split train
+    python tools/generate_cams.py CONFIG CHECKPOINT --out OUT --cam-method gradcam --no-tta
+    torchrun --nproc_per_node=2 tools/generate_cams.py CONFIG CHECKPOINT --out OUT \\
+        --launcher pytorch
+
+Writes ``OUT/cams/{stem}.npz``, ``OUT/masks/{stem}.png``, ``OUT/records/``,
+``OUT/summary.json`` (see docs/architecture.md) and, with ``--vis N``, N
+picture grids in ``OUT/vis/``. The defaults come from the config's
+``cam_cfg = dict(method=..., mask_maker=..., batch_size=..., only_positive=...)``.
+A rerun into the same folder skips finished images. The checkpoint is loaded
+with ``torch.load(weights_only=True)``.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
+import torch  # noqa: E402
+from epsam.cams.generation import generate_cams  # noqa: E402
+from epsam.datasets.errors import DatasetFilesError, EmptySplitError  # noqa: E402
+from epsam.engine.config_utils import init_cpu_distributed  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import load_state_dict  # noqa: E402
+
+#: ``--cam-method`` choices -> CAM_METHODS type.
+CAM_METHOD_TYPES = {'cam': 'CAM', 'gradcam': 'GradCAM', 'gradcam++': 'GradCAMPlusPlus'}
+#: EP-SAM's defaults when a config has no ``cam_cfg``.
+DEFAULT_CAM_CFG = dict(
+    method=dict(type='TTACAM', cam_method=dict(type='CAM'), rotations=(0, 90, 180, 270),
+                hflip=False),
+    mask_maker=dict(type='PercentileMaskMaker', percentile=10, opening_kernel=21,
+                    kernel_reference_size=512),
+    batch_size=8,
+    only_positive=True,
+    label_source='label')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Generate CAMs and initial masks (EP-SAM step 2).')
+    parser.add_argument('config', help='classifier config (with cam_cfg)')
+    parser.add_argument('checkpoint', help='classifier checkpoint (loaded with weights_only=True)')
+    parser.add_argument('--out', required=True, help='output folder for this split')
+    parser.add_argument('--split', choices=['train', 'val', 'test'], default='train',
+                        help='dataset split of the config (default: train, the split stage 2 '
+                        'pseudo-labels)')
+    parser.add_argument('--cam-method', choices=sorted(CAM_METHOD_TYPES),
+                        help='replace the CAM method of cam_cfg (TTA kept unless --no-tta)')
+    parser.add_argument('--no-tta', action='store_true', help='no test-time augmentation')
+    parser.add_argument('--batch-size', type=int, help='images per forward pass')
+    parser.add_argument('--label-source', choices=['label', 'prediction'],
+                        help="positive images by their image label or the classifier's score")
+    parser.add_argument('--all-images', action='store_true',
+                        help='masks for every image, not only positive ones')
+    parser.add_argument('--vis', type=int, default=0, metavar='N',
+                        help='write N picture grids to OUT/vis')
+    parser.add_argument('--device', help='cpu, cuda, cuda:1 ... (default: cuda when available)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='pytorch: one process per rank (torchrun)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    if args.vis < 0:
+        parser.error(f'--vis must be >= 0, got {args.vis}')
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def cam_settings(cfg: Config, args) -> dict:
+    """``cam_cfg`` of the config (or EP-SAM's defaults) with the command-line overrides."""
+    settings = copy.deepcopy(DEFAULT_CAM_CFG)
+    settings.update(copy.deepcopy(dict(cfg.get('cam_cfg', None) or {})))
+    method = settings['method']
+    method = method.to_dict() if hasattr(method, 'to_dict') else dict(method)
+    is_tta = method.get('type') == 'TTACAM'
+    inner = dict(method.get('cam_method', dict(type='CAM'))) if is_tta else method
+    if args.cam_method is not None:
+        layer = inner.get('layer')
+        inner = dict(type=CAM_METHOD_TYPES[args.cam_method])
+        if layer is not None:
+            inner['layer'] = layer
+    if args.no_tta:
+        method = inner
+    elif is_tta:
+        method['cam_method'] = inner
+    else:
+        method = inner
+    settings['method'] = method
+    if args.batch_size is not None:
+        settings['batch_size'] = args.batch_size
+    if args.label_source is not None:
+        settings['label_source'] = args.label_source
+    if args.all_images:
+        settings['only_positive'] = False
+    return settings
+
+
+def dataset_config(cfg: Config, split: str) -> dict:
+    """The split's dataset config with the test pipeline (no augmentation).
+
+    The train split keeps no annotation loader: its pixel labels are never read.
+    """
+    loader = cfg.get(f'{split}_dataloader', None)
+    if loader is None:
+        raise SystemExit(f'error: the config has no {split}_dataloader')
+    dataset = copy.deepcopy(loader['dataset'])
+    dataset = dataset.to_dict() if hasattr(dataset, 'to_dict') else dict(dataset)
+    if split == 'train':
+        test_loader = cfg.get('test_dataloader', None) or cfg.get('val_dataloader', None)
+        pipeline = cfg.get('test_pipeline', None) or test_loader['dataset']['pipeline']
+        dataset['pipeline'] = [dict(step) for step in pipeline
+                               if 'Annotations' not in str(dict(step).get('type', ''))]
+    return dataset
+
+
+def load_weights(model: torch.nn.Module, checkpoint: str) -> None:
+    """Load a checkpoint's state dict into ``model`` with ``torch.load(weights_only=True)``."""
+    try:
+        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001 - unpickling / zip errors
+        raise SystemExit(f'error: cannot load checkpoint {checkpoint} with weights_only=True '
+                         f'({type(err).__name__}: {str(err).splitlines()[0]})') from None
+    state = state.get('state_dict', state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        raise SystemExit(f'error: {checkpoint} holds no state dict')
+    state = {key[len('module.'):] if key.startswith('module.') else key: value
+             for key, value in state.items()}
+    try:
+        load_state_dict(model, state, strict=True)
+    except RuntimeError as err:
+        raise SystemExit(f'error: {checkpoint} does not fit the config\'s model: {err}') from None
+
+
+def dist_info(launcher: str):
+    """(rank, world_size) after starting the process group for ``--launcher pytorch``."""
+    if launcher == 'none':
+        return 0, 1
+    import torch.distributed as dist
+    if torch.cuda.is_available() and not dist.is_initialized():
+        from mmengine.dist import init_dist
+        init_dist('pytorch', backend='nccl')
+    init_cpu_distributed(launcher)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
+        if not osp.isfile(path):
+            raise SystemExit(f'error: {what} file not found: {path}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'epsam'))
+    settings = cam_settings(cfg, args)
+    rank, world_size = dist_info(args.launcher)
+    if args.device is not None:
+        device = args.device
+    else:
+        device = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else 'cpu'
+
+    from epsam.registry import DATASETS, MODELS
+    try:
+        dataset = DATASETS.build(dataset_config(cfg, args.split))
+    except (EmptySplitError, DatasetFilesError) as err:
+        raise SystemExit(f'error: the {args.split} split cannot be read: {err}') from None
+    model = MODELS.build(cfg.model)
+    load_weights(model, args.checkpoint)
+    report = generate_cams(
+        model, dataset, args.out, cam_method=settings['method'],
+        mask_maker=settings['mask_maker'], batch_size=int(settings['batch_size']),
+        only_positive=bool(settings['only_positive']), label_source=settings['label_source'],
+        positive_threshold=settings.get('positive_threshold'), device=device, rank=rank,
+        world_size=world_size, progress=True, visualize=args.vis,
+        checkpoint=osp.abspath(args.checkpoint))
+    print(f'\n{report}')
+    summary = report.summary
+    if world_size > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        if rank == 0 and summary is None:
+            # Every rank has finished: a rerun only checks files and writes the summary.
+            summary = generate_cams(
+                model, dataset, args.out, cam_method=settings['method'],
+                mask_maker=settings['mask_maker'], batch_size=int(settings['batch_size']),
+                only_positive=bool(settings['only_positive']),
+                label_source=settings['label_source'],
+                positive_threshold=settings.get('positive_threshold'), device=device,
+                progress=False, checkpoint=osp.abspath(args.checkpoint)).summary
+        dist.barrier()
+    if rank == 0 and summary is not None:
+        counts = {key: summary[key] for key in ('images', 'positives', 'masked', 'empty_cams',
+                                                'empty_masks')}
+        print(f'summary: {counts} -> {osp.join(args.out, "summary.json")}')
+    return summary or {}
+
+
+if __name__ == '__main__':
+    main()
