@@ -1,0 +1,10 @@
+"""Benchmarking: measurement helpers and the results harness.
+
+Import the submodules directly (they pull in different dependencies):
+
+- :mod:`.memory`: bytes saved for backward, resident memory, machine info;
+- :mod:`.tuning_step`, :mod:`.tuning_report`: the SAM tuning memory benchmark
+  (``tools/benchmarks/tuning_memory.py``);
+- :mod:`.harness`, :mod:`.published`: collecting results into tables and
+  charts (``tools/benchmark.py``), with published reference numbers.
+"""

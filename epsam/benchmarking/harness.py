@@ -1,0 +1,396 @@
+"""Benchmark harness: collect WSSS results from work dirs, tabulate, chart.
+
+Sources of rows:
+
+* ``{work_dir}/final_metrics.json``, written at the end of a pipeline run
+  (``tools/run_pipeline.py``) or by ``tools/benchmark.py --run``: one object
+  or a list of objects ``{"method", "dataset", "protocol", "metrics":
+  {"mIoU", "FwIoU", "Dice", "IoU.<class>", ...}, "train_time_s",
+  "peak_memory_bytes", "trainable_params", "notes", "stand_in_sam"}``
+  (``metrics`` needs ``mIoU``, or for binary runs ``IoU`` / ``Dice``);
+* the metrics json of a ``tools/test.py`` work dir (``{timestamp}/{timestamp}.json``,
+  keys ``{protocol}/mIoU`` ...): one row per protocol prefix;
+* published numbers (:mod:`.published`), marked "published, not re-run".
+
+Metrics are in percent. Outputs: a prettytable string, Markdown, CSV and a
+PNG (per-row mIoU bars, per-class IoU grouped bars).
+"""
+import csv
+import glob
+import json
+import math
+import os
+import os.path as osp
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from prettytable import PrettyTable
+
+from .published import canonical_dataset, published_rows
+
+__all__ = [
+    'BenchmarkFileError', 'BenchmarkRow', 'FINAL_METRICS_FILE', 'row_from_dict',
+    'load_final_metrics', 'load_mmseg_test_metrics', 'collect', 'published_benchmark_rows',
+    'table_header', 'table_records', 'format_table', 'write_markdown', 'write_csv',
+    'plot_rows', 'write_reports'
+]
+
+FINAL_METRICS_FILE = 'final_metrics.json'
+_REQUIRED_TEXT = ('method', 'dataset', 'protocol')
+_OPTIONAL_NUMBERS = ('train_time_s', 'peak_memory_bytes', 'trainable_params')
+_SUMMARY_METRICS = ('mIoU', 'FwIoU')
+# A row needs one of these: mIoU (multi-class), IoU / Dice (binary foreground).
+_HEADLINE_METRICS = ('mIoU', 'IoU', 'Dice')
+
+
+class BenchmarkFileError(ValueError):
+    """A results file or work dir that cannot be read, naming it and the problem."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f'{path}: {reason}')
+        self.path = path
+        self.reason = reason
+
+
+@dataclass
+class BenchmarkRow:
+    """One table row: a method's result on a dataset under one protocol.
+
+    Args:
+        method: Method name.
+        dataset: Dataset name (published form when known, e.g. ``BCSS-WSSS``).
+        protocol: Background protocol (``exclude_background``, ``full_matrix``,
+            ``as published``, ...).
+        metrics: ``mIoU``, ``FwIoU``, ``Dice`` and ``IoU.<class>`` in percent.
+        train_time_s: Wall-clock training time in seconds.
+        peak_memory_bytes: Peak memory of the run in bytes.
+        trainable_params: Number of trained parameters.
+        notes: Free text.
+        stand_in_sam: The run used a randomly initialised SAM stand-in.
+        published_source: Set for published rows (not re-run): where from.
+        origin: The file the row was read from.
+    """
+
+    method: str
+    dataset: str
+    protocol: str
+    metrics: Dict[str, Optional[float]]
+    train_time_s: Optional[float] = None
+    peak_memory_bytes: Optional[int] = None
+    trainable_params: Optional[int] = None
+    notes: str = ''
+    stand_in_sam: bool = False
+    published_source: Optional[str] = None
+    origin: str = field(default='', compare=False)
+
+    @property
+    def status(self) -> str:
+        """How the number came about, for the table's last column."""
+        if self.published_source is not None:
+            return f'published, not re-run ({self.published_source})'
+        if self.stand_in_sam:
+            return 'measured, SAM = random stand-in (not a real SAM result)'
+        return 'measured'
+
+    def to_json(self) -> dict:
+        """The ``final_metrics.json`` form of this row."""
+        data = asdict(self)
+        for key in ('published_source', 'origin'):
+            data.pop(key)
+        return data
+
+
+def _check_number(value, where: str, path: str, integer: bool = False):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BenchmarkFileError(path, f'{where} must be a number or null, got {value!r}')
+    if integer:
+        if float(value) != int(value):
+            raise BenchmarkFileError(path, f'{where} must be an integer, got {value!r}')
+        return int(value)
+    return float(value)
+
+
+def row_from_dict(data: dict, path: str) -> BenchmarkRow:
+    """Validate one ``final_metrics.json`` object.
+
+    Raises:
+        BenchmarkFileError: a required field is missing or has the wrong type
+            (``metrics`` needs one of ``mIoU``, ``IoU``, ``Dice``).
+    """
+    if not isinstance(data, dict):
+        raise BenchmarkFileError(path, f'expected a JSON object per result, got {type(data)}')
+    for key in _REQUIRED_TEXT:
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise BenchmarkFileError(path, f'"{key}" must be a non-empty string, '
+                                     f'got {data.get(key)!r}')
+    metrics = data.get('metrics')
+    if not isinstance(metrics, dict):
+        raise BenchmarkFileError(path, f'"metrics" must be an object, got {metrics!r}')
+    if all(metrics.get(key) is None for key in _HEADLINE_METRICS):
+        raise BenchmarkFileError(path, '"metrics" has none of ' + ', '.join(_HEADLINE_METRICS))
+    metrics = {str(k): _check_number(v, f'metrics["{k}"]', path) for k, v in metrics.items()}
+    extras = {k: _check_number(data.get(k), f'"{k}"', path, integer=k != 'train_time_s')
+              for k in _OPTIONAL_NUMBERS}
+    stand_in = data.get('stand_in_sam', False)
+    if not isinstance(stand_in, bool):
+        raise BenchmarkFileError(path, f'"stand_in_sam" must be true or false, got {stand_in!r}')
+    notes = data.get('notes') or ''
+    if not isinstance(notes, str):
+        raise BenchmarkFileError(path, f'"notes" must be a string, got {notes!r}')
+    return BenchmarkRow(method=data['method'], dataset=canonical_dataset(data['dataset']),
+                        protocol=data['protocol'], metrics=metrics, notes=notes,
+                        stand_in_sam=stand_in, origin=path, **extras)
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding='utf-8') as file:
+            return json.load(file)
+    except FileNotFoundError:
+        raise BenchmarkFileError(path, 'file not found') from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BenchmarkFileError(path, f'not valid JSON ({error})') from None
+
+
+def load_final_metrics(path: str) -> List[BenchmarkRow]:
+    """Rows of a ``final_metrics.json`` (one object or a list of objects)."""
+    data = _read_json(path)
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise BenchmarkFileError(path, 'holds an empty list of results')
+    return [row_from_dict(item, path) for item in items]
+
+
+def _test_metrics_file(work_dir: str) -> Optional[str]:
+    """The newest ``{timestamp}/{timestamp}.json`` that ``tools/test.py`` wrote."""
+    found = [path for path in glob.glob(osp.join(work_dir, '*', '*.json'))
+             if osp.basename(path)[:-5] == osp.basename(osp.dirname(path))]
+    return max(found) if found else None
+
+
+def _config_of(work_dir: str):
+    configs = sorted(glob.glob(osp.join(work_dir, '*.py')))
+    if not configs:
+        return None, None
+    from mmengine.config import Config
+    try:
+        cfg = Config.fromfile(configs[0])
+    except Exception as error:  # a corrupt dump: name the file
+        raise BenchmarkFileError(configs[0], f'cannot read config ({error})') from None
+    return configs[0], cfg
+
+
+def load_mmseg_test_metrics(work_dir: str, *, method: Optional[str] = None,
+                            dataset: Optional[str] = None) -> List[BenchmarkRow]:
+    """Rows from the metrics json of a ``tools/test.py`` work dir.
+
+    Keys ``{protocol}/{metric}`` give one row per protocol; unprefixed keys
+    (mmseg's ``IoUMetric``) give a row with protocol ``'mmseg'``. ``mDice``
+    becomes ``Dice``.
+
+    Args:
+        work_dir: The ``--work-dir`` of ``tools/test.py``.
+        method: Row method; default: the stem of the config dumped in ``work_dir``.
+        dataset: Row dataset; default: the config's test dataset type.
+    """
+    path = _test_metrics_file(work_dir)
+    if path is None:
+        raise BenchmarkFileError(work_dir, f'no {FINAL_METRICS_FILE} and no tools/test.py '
+                                 'metrics ({timestamp}/{timestamp}.json)')
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise BenchmarkFileError(path, 'expected a JSON object of metrics')
+    config_path, cfg = (None, None) if method and dataset else _config_of(work_dir)
+    if method is None:
+        method = osp.splitext(osp.basename(config_path))[0] if config_path else \
+            osp.basename(osp.normpath(work_dir))
+    if dataset is None:
+        dataset = 'unknown'
+        if cfg is not None and 'test_dataloader' in cfg:
+            dataset = cfg.test_dataloader.dataset.get('type', 'unknown')
+    grouped: Dict[str, Dict[str, float]] = {}
+    for key, value in data.items():
+        protocol, _, name = key.rpartition('/')
+        if name not in ('mIoU', 'FwIoU', 'mDice') and not name.startswith('IoU.'):
+            continue
+        name = 'Dice' if name == 'mDice' else name
+        grouped.setdefault(protocol or 'mmseg', {})[name] = _check_number(value, key, path)
+    rows = [BenchmarkRow(method=method, dataset=canonical_dataset(dataset), protocol=protocol,
+                         metrics=metrics, origin=path)
+            for protocol, metrics in grouped.items() if metrics.get('mIoU') is not None]
+    if not rows:
+        raise BenchmarkFileError(path, 'holds no mIoU (expected keys like '
+                                 '"exclude_background/mIoU")')
+    return rows
+
+
+def collect(work_dirs: Sequence[str]) -> List[BenchmarkRow]:
+    """Rows of every work dir: its ``final_metrics.json``, else its test metrics.
+
+    Raises:
+        BenchmarkFileError: a work dir is missing or holds no readable results.
+    """
+    rows = []
+    for work_dir in work_dirs:
+        if not osp.isdir(work_dir):
+            raise BenchmarkFileError(work_dir, 'work dir not found')
+        final = osp.join(work_dir, FINAL_METRICS_FILE)
+        if osp.exists(final):
+            rows.extend(load_final_metrics(final))
+        else:
+            rows.extend(load_mmseg_test_metrics(work_dir))
+    return rows
+
+
+def published_benchmark_rows(datasets: Optional[Sequence[str]] = None) -> List[BenchmarkRow]:
+    """Published numbers as rows (``published_source`` set), see :mod:`.published`."""
+    return [BenchmarkRow(method=entry['method'], dataset=entry['dataset'],
+                         protocol=entry['protocol'],
+                         metrics={k: entry.get(k) for k in _SUMMARY_METRICS},
+                         published_source=entry['source'], origin='published')
+            for entry in published_rows(datasets)]
+
+
+# --- tables ---------------------------------------------------------------
+def _class_keys(rows: Sequence[BenchmarkRow]) -> List[str]:
+    keys: List[str] = []
+    for row in rows:
+        keys.extend(k for k in row.metrics if k.startswith('IoU.') and k not in keys)
+    return keys
+
+
+def _score_keys(rows: Sequence[BenchmarkRow]) -> List[str]:
+    """mIoU, FwIoU, the binary foreground IoU when a row has one, per-class IoUs."""
+    binary = ['IoU'] if any(row.metrics.get('IoU') is not None for row in rows) else []
+    return ['mIoU', 'FwIoU'] + binary + _class_keys(rows)
+
+
+def table_header(rows: Sequence[BenchmarkRow]) -> List[str]:
+    """Column names: identity, mIoU, FwIoU, (IoU,) per-class IoU, Dice, costs, status."""
+    return (['method', 'dataset', 'protocol'] + _score_keys(rows) +
+            ['Dice', 'train time (s)', 'peak memory (MiB)', 'trainable params', 'status'])
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None:
+        return '-'
+    if isinstance(value, float) and math.isnan(value):
+        return 'nan'
+    return f'{value:.{digits}f}'
+
+
+def table_records(rows: Sequence[BenchmarkRow]) -> List[List[str]]:
+    """One list of formatted cells per row, in :func:`table_header` order."""
+    records = []
+    for row in rows:
+        memory = None if row.peak_memory_bytes is None else row.peak_memory_bytes / 2**20
+        params = '-' if row.trainable_params is None else f'{row.trainable_params:,}'
+        records.append(
+            [row.method, row.dataset, row.protocol] +
+            [_fmt(row.metrics.get(k)) for k in _score_keys(rows)] +
+            [_fmt(row.metrics.get('Dice')), _fmt(row.train_time_s, 1), _fmt(memory, 1), params,
+             row.status])
+    return records
+
+
+def format_table(rows: Sequence[BenchmarkRow]) -> str:
+    """A prettytable of the rows."""
+    table = PrettyTable(table_header(rows))
+    for record in table_records(rows):
+        table.add_row(record)
+    return table.get_string()
+
+
+def write_markdown(rows: Sequence[BenchmarkRow], path: str, *, title: str = 'Benchmark') -> None:
+    """A Markdown table with a note on units and row kinds."""
+    header = table_header(rows)
+    lines = [f'# {title}', '',
+             'Metrics in percent. "published, not re-run" rows are copied from their '
+             'source, not reproduced here; "SAM = random stand-in" rows ran with a randomly '
+             'initialised SAM and say nothing about SAM\'s quality.', '',
+             '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(cell.replace('|', '\\|') for cell in record) + ' |'
+              for record in table_records(rows)]
+    with open(path, 'w', encoding='utf-8') as file:
+        file.write('\n'.join(lines) + '\n')
+
+
+def write_csv(rows: Sequence[BenchmarkRow], path: str) -> None:
+    """A CSV with the table's columns (numbers as formatted in the table)."""
+    with open(path, 'w', newline='', encoding='utf-8') as file:
+        writer = csv.writer(file)
+        writer.writerow(table_header(rows))
+        writer.writerows(table_records(rows))
+
+
+def _label(row: BenchmarkRow) -> str:
+    tag = ' [published]' if row.published_source else (' [stand-in SAM]' if row.stand_in_sam
+                                                       else '')
+    return f'{row.method}\n{row.dataset}, {row.protocol}{tag}'
+
+
+def _headline(row: BenchmarkRow) -> float:
+    for key in _HEADLINE_METRICS[:2]:
+        if row.metrics.get(key) is not None:
+            return float(row.metrics[key])
+    return float('nan')
+
+
+def plot_rows(rows: Sequence[BenchmarkRow], path: str) -> None:
+    """PNG: mIoU per row (published rows hatched) and per-class IoU grouped bars."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    class_keys = _class_keys(rows)
+    measured = [row for row in rows if any(row.metrics.get(k) is not None for k in class_keys)]
+    panels = 2 if measured else 1
+    fig, axes = plt.subplots(panels, 1, figsize=(max(6.0, 1.3 * len(rows) + 2), 4.5 * panels),
+                             squeeze=False)
+    ax = axes[0][0]
+    values = [_headline(row) for row in rows]
+    bars = ax.bar(range(len(rows)), values, color=['#bbbbbb' if r.published_source else
+                                                   '#4c72b0' for r in rows])
+    for bar, row in zip(bars, rows):
+        if row.published_source:
+            bar.set_hatch('//')
+    ax.set_xticks(range(len(rows)), [_label(r) for r in rows], fontsize=7, rotation=30,
+                  ha='right')
+    ax.set_ylabel('mIoU (%); IoU for binary rows')
+    ax.set_title('mIoU per method (grey hatched: published, not re-run)')
+    if measured:
+        ax = axes[1][0]
+        width = 0.8 / len(measured)
+        for i, row in enumerate(measured):
+            heights = [row.metrics.get(k) or 0.0 for k in class_keys]
+            ax.bar([c + i * width for c in range(len(class_keys))], heights, width,
+                   label=_label(row).replace('\n', ' | '))
+        ax.set_xticks([c + 0.4 - width / 2 for c in range(len(class_keys))],
+                      [k[4:] for k in class_keys])
+        ax.set_ylabel('IoU (%)')
+        ax.set_title('Per-class IoU')
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_reports(rows: Sequence[BenchmarkRow], out_dir: str, *,
+                  stem: str = 'benchmark') -> Dict[str, str]:
+    """Write ``{stem}.md``, ``{stem}.csv``, ``{stem}.png`` and ``{stem}.json`` in ``out_dir``.
+
+    Returns:
+        dict: format -> path written.
+    """
+    if not rows:
+        raise ValueError('write_reports: no rows to report')
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {ext: osp.join(out_dir, f'{stem}.{ext}') for ext in ('md', 'csv', 'png', 'json')}
+    write_markdown(rows, paths['md'], title=stem)
+    write_csv(rows, paths['csv'])
+    plot_rows(rows, paths['png'])
+    with open(paths['json'], 'w', encoding='utf-8') as file:
+        json.dump([dict(row.to_json(), status=row.status) for row in rows], file, indent=2)
+    return paths
