@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 
 from epsam.datasets.synthetic import (BACKGROUND, BCSS_PALETTE, LYMPHOCYTES, STROMA, TUMOUR,
-                                      bcss_class_map, blob_mask, camelyon_class_map,
-                                      class_presence, generate_bcss_like, generate_camelyon_like,
-                                      patch_rng, render_patch, writers)
+                                      bcss_class_map, blob_mask, camelyon_class_map, class_presence,
+                                      generate_bcss_like, generate_camelyon_like, patch_rng,
+                                      render_patch, writers)
+from epsam.utils import atomic_io
 
 TINY = dict(num_train=6, num_val=3, num_test=3, patch_size=32)
 BCSS_NAME = re.compile(r'^(?P<id>.+)\+0\[(?P<flags>[01]{4})\]\.png$')
@@ -232,7 +233,7 @@ def test_atomic_write_leaves_nothing_when_replace_fails(tmp_path, monkeypatch):
     def failing_replace(src, dst):
         raise OSError('disk full')
 
-    monkeypatch.setattr(writers.os, 'replace', failing_replace)
+    monkeypatch.setattr(atomic_io.os, 'replace', failing_replace)
     with pytest.raises(OSError, match='disk full'):
         writers.atomic_write_bytes(str(target), b'content')
     assert os.listdir(tmp_path) == []

@@ -1,13 +1,14 @@
-"""Atomic file writing, PNG encoding and the ``metadata.json`` of a generated dataset."""
+"""PNG encoding and the ``metadata.json`` of a generated dataset (written atomically)."""
 import io
 import json
 import os
-import tempfile
 from typing import Sequence
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from epsam.utils.atomic_io import atomic_write_bytes
 
 __all__ = [
     'atomic_write_bytes', 'encode_rgb_png', 'encode_gray_png', 'encode_palette_png',
@@ -15,28 +16,6 @@ __all__ = [
 ]
 
 METADATA_FILE = 'metadata.json'
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either absent or complete.
-
-    The bytes go to a hidden temporary file in the same folder, which is then
-    renamed over ``path`` with ``os.replace`` (atomic on POSIX and Windows).
-
-    Args:
-        path: Final file path; its folder must exist.
-        data: File content.
-    """
-    folder, name = os.path.split(os.path.abspath(path))
-    handle, tmp_path = tempfile.mkstemp(prefix=f'.{name}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(handle, 'wb') as file:
-            file.write(data)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
 
 
 def encode_rgb_png(image: np.ndarray) -> bytes:
