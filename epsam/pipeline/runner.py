@@ -14,6 +14,8 @@ from .evaluation import evaluate_models, evaluation_items
 from .report import write_picture_grids, write_results
 
 EVALUATION_STAGE = 'stage5_evaluation'
+#: Protocols a pipeline config can name with ``task``.
+TASKS = ('binary', 'multiclass')
 
 
 class EPSAMPipeline:
@@ -61,8 +63,18 @@ class EPSAMPipeline:
         return record
 
     def run(self) -> Dict:
-        """Run (or resume) every stage; return the evaluation record."""
+        """Run (or resume) every stage; return the evaluation record.
+
+        ``task='multiclass'`` in the config runs the multi-class protocol
+        (:mod:`.multiclass_runner`); ``'binary'`` (the default) EP-SAM's.
+        """
         ctx = self.ctx
+        task = ctx.cfg.get('task', 'binary')
+        if task not in TASKS:
+            raise ValueError(f'pipeline config: task must be one of {TASKS}, got {task!r}')
+        if task == 'multiclass':
+            from .multiclass_runner import run_multiclass
+            return run_multiclass(self)
         print_log(f'[pipeline] {ctx.sam_note}', logger=self.logger,
                   level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
         self._run_stage(stages.CLASSIFIER_STAGE, lambda: stages.train_classifier(ctx))

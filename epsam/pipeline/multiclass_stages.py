@@ -1,0 +1,268 @@
+"""The stages of the multi-class protocol (``task='multiclass'`` pipeline configs).
+
+Same folders and stage names as the binary protocol (:mod:`.stages`); what
+differs:
+
+* CAMs: K per-class CAMs and class-map initial masks (``MultiClassMaskMaker``);
+  each split says where its image labels come from (``split_labels``);
+* SAM tuning is class-agnostic: every (image, class) pair of a class map
+  becomes one binary training target (``{stem}__c{k}.png``: 1 = that class,
+  255 = ignored, 0 = anything else), written under the tuning stage's
+  ``targets/`` folder with a link to the image, so the binary tuning config
+  (``SamMaskDataset``) trains on them unchanged;
+* pseudo-labels: per labelled class, merged into class maps
+  (:mod:`.multiclass_labelling`).
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+from mmengine.logging import print_log
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+
+from epsam.pseudo_labels.cam_store import load_label_png, save_label_png
+from epsam.registry import DATASETS, MODELS
+from epsam.utils.atomic_io import atomic_write_json
+from .context import PipelineContext
+from .mm_runs import train_in_work_dir
+from .multiclass_labelling import ClassMapLabeller, class_items_from_cam_dir
+from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config,
+                     load_tuned_sam, pseudo_label_stage, sam_embedding_cache, sam_tuning_config,
+                     sam_tuning_stage)
+
+#: ``split_labels`` value -> (dataset ``label_from``, ``generate_cams`` label_source).
+LABEL_MODES = {'filename': ('filename', 'label'), 'mask': ('mask', 'label'),
+               'prediction': ('none', 'prediction')}
+
+
+def dataset_metainfo(ctx: PipelineContext) -> Dict:
+    """``classes``, ``cls_classes`` and ``background_index`` of the classifier's dataset."""
+    cfg = classifier_config(ctx)
+    dataset_type = cfg.train_dataloader.dataset.type
+    meta = getattr(DATASETS.get(dataset_type), 'METAINFO', None) or {}
+    missing = [k for k in ('classes', 'cls_classes', 'background_index') if meta.get(k) is None]
+    if missing:
+        raise ValueError(f'{dataset_type}.METAINFO lacks {missing}: the multi-class pipeline '
+                         'needs the segmentation classes, the label classes and a background')
+    return dict(classes=tuple(meta['classes']), cls_classes=tuple(meta['cls_classes']),
+                background_index=int(meta['background_index']))
+
+
+def split_label_mode(ctx: PipelineContext, split: str) -> str:
+    modes = dict(ctx.cfg.get('split_labels') or {})
+    mode = modes.get(split, 'filename' if split == ctx.cfg.train_split else 'prediction')
+    if mode not in LABEL_MODES:
+        raise ValueError(f'split_labels[{split!r}] must be one of {sorted(LABEL_MODES)}, '
+                         f'got {mode!r}')
+    return mode
+
+
+# --- step 1 -----------------------------------------------------------------------
+def train_or_reuse_classifier(ctx: PipelineContext) -> Dict:
+    """Train the classifier, or reuse ``classifier.checkpoint`` when the config gives one.
+
+    ``classifier.checkpoint`` is a checkpoint file, or the work dir of another
+    pipeline run whose finished classifier stage to reuse (same classifier
+    config), e.g. a Grad-CAM variant reusing the CAM run's classifier.
+    """
+    given = ctx.cfg.classifier.get('checkpoint')
+    if given:
+        seconds = 0.0  # unknown for a bare checkpoint file
+        record = osp.join(given, CLASSIFIER_STAGE, 'stage_done.json')
+        if osp.isdir(given):
+            if not osp.isfile(record):
+                raise FileNotFoundError(f'classifier.checkpoint {given!r} is a folder without '
+                                        f'a finished classifier stage ({record})')
+            with open(record, encoding='utf-8') as stream:
+                reused = json.load(stream)
+            given, seconds = reused['checkpoint'], float(reused.get('seconds', 0.0))
+        if not osp.isfile(given):
+            raise FileNotFoundError(f'classifier.checkpoint {given!r} does not exist')
+        return dict(checkpoint=osp.abspath(given), seconds=seconds,
+                    selection=f'reused checkpoint {given} (classifier.checkpoint; seconds = '
+                    'its original training time)')
+    start = time.time()
+    checkpoint = train_in_work_dir(classifier_config(ctx), ctx.stage_dir(CLASSIFIER_STAGE),
+                                   CLASSIFIER_STAGE)
+    return dict(checkpoint=checkpoint, seconds=time.time() - start,
+                selection='patch labels only (cls/f1 on val) or last epoch')
+
+
+# --- step 2 -----------------------------------------------------------------------
+def generate_class_cams(ctx: PipelineContext) -> Dict:
+    """Per-class CAMs and class-map initial masks of every split in ``cam_splits``."""
+    from epsam.cams.generation import generate_cams
+    start = time.time()
+    cfg = classifier_config(ctx)
+    checkpoint = ctx.ledger.record(CLASSIFIER_STAGE)['checkpoint']
+    cams = ctx.cfg.get('cams') or cfg.cam_cfg
+    reports = {}
+    with DefaultScope.overwrite_default_scope('epsam'):
+        model = MODELS.build(cfg.model)
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+        model.eval()
+        for split in ctx.cfg.cam_splits:
+            label_from, label_source = LABEL_MODES[split_label_mode(ctx, split)]
+            dataset_cfg = cfg.test_dataloader.dataset.copy()
+            dataset_cfg.update(data_root=ctx.data_root, data_prefix=ctx.split_prefix(split),
+                               require_masks=False, label_from=label_from,
+                               pipeline=[dict(type='LoadPatchImage'),
+                                         dict(type='PackPatchInputs')])
+            report = generate_cams(
+                model, DATASETS.build(dataset_cfg), osp.join(ctx.stage_dir(CAM_STAGE), split),
+                cam_method=cams.method, mask_maker=cams.mask_maker,
+                batch_size=cams.get('batch_size', 8), only_positive=True,
+                label_source=label_source, device=ctx.device, checkpoint=checkpoint,
+                progress=False)
+            reports[split] = dict(_as_record(report), labels=split_label_mode(ctx, split))
+            print_log(f'[pipeline] CAMs for {split}: {reports[split]}', logger='current')
+    return dict(splits=reports, seconds=time.time() - start, checkpoint=checkpoint)
+
+
+# --- steps 4 and 6: class-agnostic SAM tuning ------------------------------------
+def _link_or_copy(source: str, target: str) -> None:
+    if osp.lexists(target):
+        return
+    try:
+        os.symlink(osp.abspath(source), target)
+    except OSError:  # file systems without links
+        shutil.copyfile(source, target)
+
+
+def expand_class_targets(img_dir: str, class_map_dir: str, out_dir: str,
+                         num_classes: int, ignore_index: int = 255) -> int:
+    """One binary SAM target per (image, tissue class present in its class map).
+
+    Args:
+        img_dir: Folder of the images ``{stem}.png``.
+        class_map_dir: Class maps ``{stem}.png`` (initial masks or pseudo-labels).
+        out_dir: Receives ``images/{stem}__c{k}.png`` (links to the images)
+            and ``masks/{stem}__c{k}.png`` (1 = class k, ``ignore_index``
+            kept, 0 elsewhere).
+        num_classes: Number of tissue classes K (values 0..K-1 are tissue).
+        ignore_index: Value of ignored pixels.
+
+    Returns:
+        The number of targets.
+    """
+    if not osp.isdir(class_map_dir):
+        raise FileNotFoundError(f'class-map folder {class_map_dir!r} does not exist')
+    os.makedirs(osp.join(out_dir, 'images'), exist_ok=True)
+    count = 0
+    for name in sorted(os.listdir(class_map_dir)):
+        if not name.endswith('.png') or name.startswith('.'):
+            continue
+        stem = name[:-4]
+        image = osp.join(img_dir, name)
+        if not osp.isfile(image):
+            raise FileNotFoundError(f'{osp.join(class_map_dir, name)} has no image {image!r}')
+        class_map = load_label_png(osp.join(class_map_dir, name))
+        for cls in range(num_classes):
+            region = class_map == cls
+            if not region.any():
+                continue
+            target = np.where(region, 1, 0).astype(np.uint8)
+            target[class_map == ignore_index] = ignore_index
+            save_label_png(osp.join(out_dir, 'masks', f'{stem}__c{cls}.png'), target)
+            _link_or_copy(image, osp.join(out_dir, 'images', f'{stem}__c{cls}.png'))
+            count += 1
+    return count
+
+
+def tune_sam_on_class_maps(ctx: PipelineContext, iteration: int, class_map_dir: str) -> Dict:
+    """Re-train SAM (from the original weights) on the per-class targets of ``class_map_dir``."""
+    if ctx.uses_pixel_labels_for_selection:
+        raise NotImplementedError('model_selection.use_pixel_labels is binary-only; the '
+                                  'multi-class pipeline selects no checkpoint on pixel labels')
+    start = time.time()
+    stage = sam_tuning_stage(iteration)
+    meta = dataset_metainfo(ctx)
+    target_dir = osp.join(ctx.stage_dir(stage), 'targets')
+    count = expand_class_targets(ctx.image_dir(ctx.cfg.train_split), class_map_dir, target_dir,
+                                 len(meta['cls_classes']))
+    if count == 0:
+        raise RuntimeError(f'no class map in {class_map_dir} holds a tissue class: nothing to '
+                           'tune SAM on')
+    cfg = sam_tuning_config(ctx, osp.join(target_dir, 'masks'))
+    cfg.train_dataloader.dataset.img_dir = osp.abspath(osp.join(target_dir, 'images'))
+    checkpoint = train_in_work_dir(cfg, ctx.stage_dir(stage), stage)
+    cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
+    selection = ('best val Dice (GROUND-TRUTH PIXEL LABELS)'
+                 if ctx.uses_pixel_labels_for_selection else 'last epoch (no pixel labels)')
+    return dict(checkpoint=checkpoint, mask_dir=class_map_dir, targets=count,
+                seconds=time.time() - start, selection=selection)
+
+
+# --- step 5: per-class pseudo-labels -------------------------------------------
+def build_labeller(ctx: PipelineContext, checkpoint: Optional[str], section: dict,
+                   selector: dict) -> ClassMapLabeller:
+    """A :class:`ClassMapLabeller` over the SAM of ``checkpoint`` (original if None)."""
+    sam = load_tuned_sam(ctx, checkpoint)
+    return ClassMapLabeller(
+        sam, section['prompt'], selector,
+        background_index=dataset_metainfo(ctx)['background_index'],
+        merge=ctx.cfg.get('class_merge'), batch_size=section.get('batch_size', 4),
+        device=ctx.device, cache=sam_embedding_cache(ctx, sam), seed=section.get('seed', 0))
+
+
+def make_class_pseudo_labels(ctx: PipelineContext, iteration: int,
+                             sam_checkpoint: str) -> Dict:
+    """Class-map pseudo-labels of the train split: ``masks/``, ``records/``, ``summary.json``.
+
+    Resumable: an image with a record is not labelled again; a folder made
+    with other settings is refused.
+    """
+    start = time.time()
+    out_dir = ctx.stage_dir(pseudo_label_stage(iteration))
+    section = ctx.cfg.pseudo_labels
+    labeller = build_labeller(ctx, sam_checkpoint, section, section.selector)
+    settings = dict(labeller.settings(), sam_checkpoint=sam_checkpoint)
+    _check_settings(osp.join(out_dir, 'settings.json'), settings)
+    split = ctx.cfg.train_split
+    entries = class_items_from_cam_dir(ctx.image_dir(split),
+                                       osp.join(ctx.stage_dir(CAM_STAGE), split))
+    records_dir = osp.join(out_dir, 'records')
+    todo = [e for e in entries if not osp.isfile(osp.join(records_dir, f'{e.stem}.json'))]
+    for result in labeller.label(todo):
+        if result.class_map is not None:
+            save_label_png(osp.join(out_dir, 'masks', f'{result.stem}.png'), result.class_map)
+        atomic_write_json(osp.join(records_dir, f'{result.stem}.json'), dict(
+            stem=result.stem, written=result.class_map is not None, classes=result.classes))
+    counts = _count(records_dir, [e.stem for e in entries])
+    atomic_write_json(osp.join(out_dir, 'summary.json'), dict(counts=counts, settings=settings))
+    print_log(f'[pipeline] class pseudo-labels iteration {iteration}: {counts}',
+              logger='current')
+    return dict(mask_dir=osp.join(out_dir, 'masks'), counts=counts,
+                images_encoded=labeller.predictor.images_encoded,
+                seconds=time.time() - start)
+
+
+def _check_settings(path: str, settings: Dict) -> None:
+    settings = json.loads(json.dumps(settings, sort_keys=True))
+    if osp.isfile(path):
+        with open(path, encoding='utf-8') as stream:
+            old = json.load(stream)
+        if old != settings:
+            changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+            raise ValueError(f'{path}: this folder was made with other settings ({changed}); '
+                             'delete the folder to make it again')
+    else:
+        atomic_write_json(path, settings)
+
+
+def _count(records_dir: str, stems: List[str]) -> Dict[str, int]:
+    """Images with a class map (``kept``), without (``rejected``), and per-class verdicts."""
+    counts = dict(images=len(stems), kept=0, rejected=0, class_kept=0, class_rejected=0,
+                  class_empty_prompts=0)
+    for stem in stems:
+        with open(osp.join(records_dir, f'{stem}.json'), encoding='utf-8') as stream:
+            record = json.load(stream)
+        counts['kept' if record['written'] else 'rejected'] += 1
+        for info in record['classes']:
+            counts[f"class_{info['status']}"] += 1
+    return counts
