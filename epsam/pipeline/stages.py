@@ -145,7 +145,11 @@ def load_tuned_sam(ctx: PipelineContext, checkpoint: Optional[str]) -> torch.nn.
     model_cfg = cfg.model.copy()
     model_cfg.sam = ctx.sam_cfg
     model_cfg.pop('embedding_cache', None)
-    with DefaultScope.overwrite_default_scope('epsam'):
+    # Seed as the tuning runs do (mmengine seeds before building the model), so
+    # a randomly initialised stand-in SAM here is the one tuning starts from.
+    seed = cfg.get('randomness', {}).get('seed', 0)
+    with DefaultScope.overwrite_default_scope('epsam'), torch.random.fork_rng():
+        torch.manual_seed(seed)
         model = MODELS.build(model_cfg)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
