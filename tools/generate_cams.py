@@ -178,13 +178,17 @@ def main(argv=None) -> dict:
         raise SystemExit(f'error: the {args.split} split cannot be read: {err}') from None
     model = MODELS.build(cfg.model)
     load_weights(model, args.checkpoint)
-    report = generate_cams(
-        model, dataset, args.out, cam_method=settings['method'],
-        mask_maker=settings['mask_maker'], batch_size=int(settings['batch_size']),
-        only_positive=bool(settings['only_positive']), label_source=settings['label_source'],
-        positive_threshold=settings.get('positive_threshold'), device=device, rank=rank,
-        world_size=world_size, progress=True, visualize=args.vis,
-        checkpoint=osp.abspath(args.checkpoint))
+    try:
+        report = generate_cams(
+            model, dataset, args.out, cam_method=settings['method'],
+            mask_maker=settings['mask_maker'], batch_size=int(settings['batch_size']),
+            only_positive=bool(settings['only_positive']),
+            label_source=settings['label_source'],
+            positive_threshold=settings.get('positive_threshold'), device=device, rank=rank,
+            world_size=world_size, progress=True, visualize=args.vis,
+            checkpoint=osp.abspath(args.checkpoint))
+    except OSError as err:  # e.g. a full disk; finished items are kept, a rerun resumes
+        raise SystemExit(f'error: cannot write the outputs: {err}') from None
     print(f'\n{report}')
     summary = report.summary
     if world_size > 1:

@@ -23,16 +23,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
 from torch import Tensor, nn
 
-from epsam.pseudo_labels.cam_store import quantise_cam, save_cam, save_label_png
 from epsam.pseudo_labels.items import file_stem
 
-from .cam_folder import MASKED, NEGATIVE, CamFolder
-from .generation_utils import (build_cam_method, build_mask_maker, compute_cams, describe_component,
-                               image_hwc, make_mask, weights_fingerprint)
+from .cam_folder import CamFolder
+from .generation_utils import (build_cam_method, build_mask_maker, compute_cams_and_logits,
+                               describe_component, weights_fingerprint)
+from .item_writer import CamItemWriter
 
 __all__ = ['CamGenerationReport', 'generate_cams', 'LABEL_SOURCES']
 
@@ -57,7 +56,8 @@ class CamGenerationReport:
         empty_masks: Masked items whose mask has no foreground pixel.
         images_forwarded: Images run through the classifier by this call.
         vis_written: Picture grids written.
-        seconds: Seconds per stage (``load``, ``forward``, ``masks``, ``write``).
+        seconds: Seconds per stage (``load``, ``forward``; ``masks`` and
+            ``write`` summed over the writer threads).
         summary: The folder's summary when every item was finished after this
             call (else ``None``: another rank is still busy).
     """
@@ -100,6 +100,7 @@ def generate_cams(model: nn.Module,
                   progress: bool = True,
                   visualize: int = 0,
                   stack_tta: bool = True,
+                  write_workers: int = 2,
                   checkpoint: Optional[str] = None) -> CamGenerationReport:
     """Write CAMs and initial masks of ``dataset`` into ``out_dir``.
 
@@ -132,6 +133,8 @@ def generate_cams(model: nn.Module,
             ``visualize`` items of the work list that this call processes.
         stack_tta: Forward all TTA copies of a batch at once (square images
             only; memory grows with the number of copies).
+        write_workers: Threads that make the masks and write the files while
+            the next batch is forwarded (0: inline). Outputs do not depend on it.
         checkpoint: The checkpoint path, recorded in the summary.
 
     Returns:
@@ -183,25 +186,32 @@ def generate_cams(model: nn.Module,
     report = CamGenerationReport(out_dir=folder.out_dir, rank=rank, world_size=world_size,
                                  images=len(infos), items=sum(len(b) for b in mine),
                                  skipped=len(done))
-    seconds = dict.fromkeys(('load', 'forward', 'masks', 'write'), 0.0)
+    seconds = dict(load=0.0, forward=0.0)
     bar = None
     if progress and rank == 0 and report.items > len(done):
         from mmengine.utils import ProgressBar
         bar = ProgressBar(report.items - len(done))
-    context = _Context(model, cam_method, mask_maker, folder, cls_classes, label_source,
-                       threshold, only_positive, stack_tta, vis_stems,
-                       dataset.metainfo.get('palette'), report, seconds)
-    for batch in mine:
-        if all(stems[i] in done for i in batch):
-            continue
-        start = time.perf_counter()
-        samples = [_load(dataset, index, infos[index]) for index in batch]
-        seconds['load'] += time.perf_counter() - start
-        for group in _groups_by_size(samples):
-            context.process(group, done)
-        if bar is not None:
-            bar.update(sum(stems[i] not in done for i in batch))
-    report.seconds = seconds
+    writer = CamItemWriter(folder, mask_maker, cls_classes, vis_stems,
+                           dataset.metainfo.get('palette'), workers=write_workers,
+                           max_pending=2 * batch_size)
+    forwarder = _Forwarder(model, cam_method, writer, cls_classes, label_source, threshold,
+                           only_positive, stack_tta, report, seconds)
+    try:
+        for batch in mine:
+            if all(stems[i] in done for i in batch):
+                continue
+            start = time.perf_counter()
+            samples = [_load(dataset, index, infos[index]) for index in batch]
+            seconds['load'] += time.perf_counter() - start
+            for group in _groups_by_size(samples):
+                forwarder.process(group, done)
+            if bar is not None:
+                bar.update(sum(stems[i] not in done for i in batch))
+    finally:
+        writer.close()
+    for key, value in writer.counts.items():
+        setattr(report, key, value)
+    report.seconds = dict(seconds, **writer.seconds)
     if not folder.missing(work_stems):
         report.summary = folder.summarise(work_stems, images=len(infos), extra=dict(
             settings=settings, checkpoint=checkpoint, batch_size=batch_size))
@@ -209,35 +219,38 @@ def generate_cams(model: nn.Module,
 
 
 @dataclass
-class _Context:
-    """State shared by the batches of one :func:`generate_cams` call."""
+class _Forwarder:
+    """Runs the classifier on same-size groups and hands each item to the writer."""
 
     model: nn.Module
     cam_method: Callable
-    mask_maker: Callable
-    folder: CamFolder
+    writer: CamItemWriter
     cls_classes: Tuple[str, ...]
     label_source: str
     threshold: float
     only_positive: bool
     stack_tta: bool
-    vis_stems: Set[str]
-    palette: Optional[Sequence]
     report: CamGenerationReport
     seconds: Dict[str, float]
 
-    def process(self, samples: List[dict], done: set) -> None:
-        """Forward one same-size group of packed samples and write its items."""
+    def process(self, samples: List[dict], done: Set[str]) -> None:
+        """Forward one same-size group of packed samples and queue its items."""
         start = time.perf_counter()
         data = self.model.data_preprocessor(pseudo_collate(samples), False)
         inputs, data_samples = data['inputs'], data['data_samples']
-        with torch.no_grad():
-            scores = self.model(inputs, mode='tensor').sigmoid().float().cpu()
-        labels = [self._label_of(sample, score) for sample, score in zip(data_samples, scores)]
+        scores = self._scores(inputs) if self.label_source == 'prediction' else None
+        labels = [self._label_of(sample, None if scores is None else scores[j])
+                  for j, sample in enumerate(data_samples)]
         positive = [None if label is None else bool(label.any()) for label in labels]
         selected = [j for j, flag in enumerate(positive) if flag or not self.only_positive]
-        cams = compute_cams(self.cam_method, self.model, inputs[selected], self.stack_tta) \
-            if selected else None
+        cams = logits = None
+        if selected:
+            cams, logits = compute_cams_and_logits(self.cam_method, self.model,
+                                                   inputs[selected], self.stack_tta)
+            cams = cams.detach().float().cpu()
+        if scores is None:  # label mode: the CAM pass's logits serve when it saw every item
+            scores = logits.sigmoid().float().cpu() if logits is not None and \
+                len(selected) == len(samples) else self._scores(inputs)
         self.report.images_forwarded += len(samples)
         self.seconds['forward'] += time.perf_counter() - start
         for j, sample in enumerate(data_samples):
@@ -248,14 +261,17 @@ class _Context:
                           label=None if labels[j] is None else labels[j].astype(int).tolist(),
                           scores=[round(float(s), 6) for s in scores[j]])
             if j in selected:
-                cam = cams[selected.index(j)]
-                self._write_masked(record, cam, samples[j], sample, labels[j])
+                self.writer.submit(record, cams[selected.index(j)], samples[j], sample,
+                                   labels[j])
             else:
-                record['status'] = NEGATIVE
-                self.report.negative += 1
-            self.folder.write_record(record)
+                self.writer.submit(record)
 
-    def _label_of(self, sample, score: Tensor) -> Optional[np.ndarray]:
+    def _scores(self, inputs: Tensor) -> Tensor:
+        """(B, K) sigmoid scores on the CPU."""
+        with torch.no_grad():
+            return self.model(inputs, mode='tensor').sigmoid().float().cpu()
+
+    def _label_of(self, sample, score: Optional[Tensor]) -> Optional[np.ndarray]:
         """(K,) bool image label from the data sample or the scores."""
         if self.label_source == 'prediction':
             return (score >= self.threshold).numpy()
@@ -270,60 +286,6 @@ class _Context:
             raise ValueError(f'{sample.img_path}: gt_label has {label.size} entries, '
                              f'cls_classes {len(self.cls_classes)}')
         return label
-
-    def _write_masked(self, record: dict, cam: Tensor, packed: dict, sample,
-                      label: Optional[np.ndarray]) -> None:
-        start = time.perf_counter()
-        height, width = (int(v) for v in sample.ori_shape[:2])
-        if tuple(cam.shape[-2:]) != (height, width):  # the pipeline resized the image
-            cam = F.interpolate(cam[None], size=(height, width), mode='bilinear',
-                                align_corners=False)[0].clamp(0, 1)
-        # The mask is made from the stored (quantised) CAM: the npz alone reproduces it.
-        stored = quantise_cam(cam.detach().float().cpu().numpy())
-        cam_values = stored.astype(np.float32) / 255.0
-        image = image_hwc(packed, sample, (height, width))
-        mask = make_mask(self.mask_maker, cam_values, label, image, sample.img_path)
-        channels = np.flatnonzero(label) if label is not None and label.any() \
-            else np.arange(stored.shape[0])
-        empty_cam = not stored[channels].any()
-        empty_mask = not _has_foreground(mask, self.mask_maker, stored.shape[0])
-        self.seconds['masks'] += time.perf_counter() - start
-        start = time.perf_counter()
-        stem = record['stem']
-        save_cam(self.folder.cam_path(stem), cam_values, record['scores'], self.cls_classes,
-                 record['img_path'])
-        save_label_png(self.folder.mask_path(stem), mask)
-        if stem in self.vis_stems:
-            self._visualize(stem, image, cam_values, mask, sample, record)
-        self.seconds['write'] += time.perf_counter() - start
-        record.update(status=MASKED, empty_cam=bool(empty_cam), empty_mask=bool(empty_mask),
-                      foreground_fraction=round(float((mask != 0).mean()), 6)
-                      if mask.max() <= 1 else None,
-                      cam=f'cams/{stem}.npz', mask=f'masks/{stem}.png')
-        self.report.masked += 1
-        self.report.empty_cams += int(empty_cam)
-        self.report.empty_masks += int(empty_mask)
-
-    def _visualize(self, stem, image, cam_values, mask, sample, record) -> None:
-        from epsam.visualization.cam_grid import make_cam_grid, save_picture
-        gt = None
-        if 'gt_sem_seg' in sample:
-            gt = sample.gt_sem_seg.data.detach().cpu().numpy()[0].astype(np.uint8)
-            gt = gt if gt.shape == mask.shape else None
-        grid = make_cam_grid(image[..., ::-1], cam_values, mask, gt,
-                             class_names=self.cls_classes, palette=self.palette,
-                             scores=record['scores'], title=stem)
-        save_picture(self.folder.vis_path(stem), grid)
-        self.report.vis_written += 1
-
-
-def _has_foreground(mask: np.ndarray, mask_maker, num_classes: int) -> bool:
-    """Binary masks: any 1; class maps: any pixel of a class index ``< num_classes``."""
-    if hasattr(mask_maker, 'background_alpha'):  # MultiClassMaskMaker-like class map
-        background = mask_maker.background_index
-        background = num_classes if background is None else background
-        return bool(((mask != background) & (mask != mask_maker.ignore_index)).any())
-    return bool((mask == 1).any())
 
 
 def _work_list(infos: Sequence[dict], positives_by_label: bool) -> List[int]:

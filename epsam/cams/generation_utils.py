@@ -1,6 +1,6 @@
 """Helpers of :mod:`epsam.cams.generation`: building parts, batched TTA, masks."""
 import hashlib
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -11,7 +11,8 @@ from epsam.registry import CAM_METHODS, MASK_MAKERS
 from .cam_utils import minmax_normalize
 from .tta import TTACAM
 
-__all__ = ['build_cam_method', 'build_mask_maker', 'compute_cams', 'describe_component',
+__all__ = ['build_cam_method', 'build_mask_maker', 'compute_cams', 'compute_cams_and_logits',
+           'describe_component',
            'make_mask', 'weights_fingerprint', 'image_hwc']
 
 
@@ -68,19 +69,56 @@ def compute_cams(cam_method: Callable, model: nn.Module, inputs: Tensor,
         inputs: (B, C, H, W) output of the model's data preprocessor.
         stack_tta: Stack the TTA copies (False: call ``cam_method`` as is).
     """
+    return compute_cams_and_logits(cam_method, model, inputs, stack_tta)[0]
+
+
+def compute_cams_and_logits(cam_method: Callable, model: nn.Module, inputs: Tensor,
+                            stack_tta: bool = True) -> Tuple[Tensor, Optional[Tensor]]:
+    """:func:`compute_cams` plus the (B, K) logits of the un-augmented inputs.
+
+    The logits are read from the classifier head while the CAM is computed
+    (the un-augmented copy of a TTA batch), so no extra forward pass is
+    needed. They are ``None`` when that is not possible (the head ran more
+    or less than once, or no copy is un-augmented); compute them separately
+    then.
+    """
+    captured: List[Tensor] = []
+    head = getattr(model, 'head', None)
+    handle = head.register_forward_hook(
+        lambda _module, _args, output: captured.append(output.detach())) \
+        if isinstance(head, nn.Module) else None
+    try:
+        maps, identity_rows = _compute(cam_method, model, inputs, stack_tta)
+    finally:
+        if handle is not None:
+            handle.remove()
+    logits = None
+    if len(captured) == 1 and identity_rows is not None and \
+            captured[0].shape[0] >= identity_rows.stop:
+        logits = captured[0][identity_rows]
+    return maps, logits
+
+
+def _compute(cam_method: Callable, model: nn.Module, inputs: Tensor,
+             stack_tta: bool) -> Tuple[Tensor, Optional[slice]]:
+    """Maps, and the rows of the head's input batch that hold the un-augmented inputs."""
+    num = inputs.shape[0]
     square = inputs.dim() == 4 and inputs.shape[-1] == inputs.shape[-2]
-    if not (stack_tta and square and isinstance(cam_method, TTACAM)):
-        return cam_method(model, inputs)
+    if not isinstance(cam_method, TTACAM):
+        return cam_method(model, inputs), slice(0, num)
+    if not (stack_tta and square):
+        return cam_method(model, inputs), None
     transforms = cam_method.transforms
     copies = torch.cat([cam_method.apply(inputs, turns, flip) for turns, flip in transforms])
     maps = cam_method.cam_method(model, copies)
-    num = inputs.shape[0]
     total = None
     for index, (turns, flip) in enumerate(transforms):
         undone = cam_method.undo(maps[index * num:(index + 1) * num], turns, flip)
         total = undone if total is None else total + undone
     mean = total / len(transforms)
-    return minmax_normalize(mean) if cam_method.renormalize else mean
+    maps = minmax_normalize(mean) if cam_method.renormalize else mean
+    identity = [i for i, (turns, flip) in enumerate(transforms) if turns == 0 and not flip]
+    return maps, slice(identity[0] * num, (identity[0] + 1) * num) if identity else None
 
 
 def make_mask(mask_maker: Callable, cams: np.ndarray, label: Optional[np.ndarray],

@@ -242,26 +242,44 @@ def test_bad_arguments_raise_clear_errors(camelyon_root, tmp_path):
 
 
 def test_an_interrupted_run_leaves_no_partial_item(camelyon_root, tmp_path, monkeypatch):
-    import epsam.cams.generation as generation
+    import epsam.cams.item_writer as item_writer
     dataset = camelyon_dataset(camelyon_root)
-    real_save = generation.save_label_png
-    calls = []
+    real_save = item_writer.save_label_png
+    failed = []
 
     def failing_save(path, mask):
-        calls.append(path)
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # killed while writing the third mask
+        if not failed:
+            failed.append(os.path.basename(path)[:-4])
+            raise KeyboardInterrupt  # killed while writing this mask
         real_save(path, mask)
 
-    monkeypatch.setattr(generation, 'save_label_png', failing_save)
+    monkeypatch.setattr(item_writer, 'save_label_png', failing_save)
     with pytest.raises(KeyboardInterrupt):
         run(dataset, tmp_path / 'a')
-    monkeypatch.setattr(generation, 'save_label_png', real_save)
+    monkeypatch.setattr(item_writer, 'save_label_png', real_save)
     names = folder_bytes(tmp_path / 'a')
     assert not [name for name in names if name.endswith('.tmp')]
-    assert len([n for n in names if n.startswith('records')]) == 2
-    assert 'summary.json' not in names
+    assert f'records/{failed[0]}.json' not in names and 'summary.json' not in names
     resumed = run(dataset, tmp_path / 'a')
-    assert resumed.skipped == 2 and resumed.summary is not None
-    run(dataset, tmp_path / 'b')
+    assert resumed.masked >= 1 and resumed.summary is not None
+    run(dataset, tmp_path / 'b', write_workers=0)  # threads do not change the bytes
     assert folder_bytes(tmp_path / 'a') == folder_bytes(tmp_path / 'b')
+
+
+def test_scores_come_from_the_cam_pass_and_match_a_plain_forward(camelyon_root, tmp_path):
+    from mmengine.dataset import pseudo_collate
+    dataset = camelyon_dataset(camelyon_root)
+    model = tiny_classifier()
+    for method in (TTA, dict(type='GradCAMPlusPlus')):
+        out = tmp_path / method['type']
+        run(dataset, out, model=model, cam_method=method)
+        for index in range(len(dataset)):
+            packed = dataset[index]
+            stem = os.path.splitext(os.path.basename(packed['data_samples'].img_path))[0]
+            if not (out / 'cams' / f'{stem}.npz').exists():
+                continue
+            data = model.data_preprocessor(pseudo_collate([packed]), False)
+            with torch.no_grad():
+                expected = model(data['inputs'], mode='tensor').sigmoid()[0].numpy()
+            scores = load_cam(str(out / 'cams' / f'{stem}.npz')).scores
+            assert np.allclose(scores, expected, atol=1e-5)

@@ -18,9 +18,11 @@ validation patch F1 (patch labels only), and evaluates on the test split:
   chance, below 0.5 = the CAM points at normal tissue, i.e. inverted);
 
 for plain CAM with 4-rotation TTA on every classifier, and for the method's
-classifier also without TTA, with Grad-CAM and with Grad-CAM++. A rerun
-skips the trainings whose checkpoints exist. Results: ``results.md`` and
-``results.json`` in the work folder, picture grids in ``cams/*/vis``.
+classifier also without TTA, with Grad-CAM and with Grad-CAM++. Each seed
+(``--seeds``) draws its own data and trainings; the table gives the mean and
+standard deviation over seeds. A rerun skips the trainings whose checkpoints
+exist. Results: ``results.md`` and ``results.json`` in the work folder,
+picture grids in ``seed*/cams/*/vis``.
 """
 import argparse
 import glob
@@ -30,7 +32,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -66,48 +68,49 @@ def tta(inner: str) -> dict:
                 hflip=False)
 
 
-#: Table rows: (variant, CAM-method title, CAM-method config).
+#: Table rows: (variant, CAM-method title, CAM-method config, output folder).
 ROWS = [
-    ('adl_hf', 'CAM + TTA (EP-SAM)', tta('CAM')),
-    ('adl_hf', 'CAM, no TTA', dict(type='CAM')),
-    ('adl_hf', 'Grad-CAM + TTA', tta('GradCAM')),
-    ('adl_hf', 'Grad-CAM++ + TTA', tta('GradCAMPlusPlus')),
-    ('no_adl', 'CAM + TTA', tta('CAM')),
-    ('no_hf', 'CAM + TTA', tta('CAM')),
+    ('adl_hf', 'CAM + TTA (EP-SAM)', tta('CAM'), 'adl_hf-cam-tta'),
+    ('adl_hf', 'CAM, no TTA', dict(type='CAM'), 'adl_hf-cam'),
+    ('adl_hf', 'Grad-CAM + TTA', tta('GradCAM'), 'adl_hf-gradcam-tta'),
+    ('adl_hf', 'Grad-CAM++ + TTA', tta('GradCAMPlusPlus'), 'adl_hf-gradcampp-tta'),
+    ('no_adl', 'CAM + TTA', tta('CAM'), 'no_adl-cam-tta'),
+    ('no_hf', 'CAM + TTA', tta('CAM'), 'no_hf-cam-tta'),
 ]
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/stage1_ablation')
-    parser.add_argument('--seed', type=int, default=0, help='data and training seed')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                        help='data and training seeds; the table gives mean ± std')
     parser.add_argument('--num-train', type=int, default=160)
     parser.add_argument('--num-val', type=int, default=20)
     parser.add_argument('--num-test', type=int, default=40)
     parser.add_argument('--size', type=int, default=128, help='patch side in pixels')
     parser.add_argument('--epochs', type=int, default=15)
-    parser.add_argument('--jobs', type=int, default=1, help='trainings run at once')
+    parser.add_argument('--jobs', type=int, default=2, help='trainings run at once')
     parser.add_argument('--vis', type=int, default=4, help='picture grids per row')
     return parser.parse_args(argv)
 
 
-def variant_options(variant: str, data_root: str, args) -> Dict:
+def variant_options(variant: str, data_root: str, args, seed: int) -> Dict:
     options = {f'{split}_dataloader.dataset.data_root': data_root
                for split in ('train', 'val', 'test')}
-    options.update({'randomness.seed': args.seed, 'train_cfg.max_epochs': args.epochs,
+    options.update({'randomness.seed': seed, 'train_cfg.max_epochs': args.epochs,
                     'param_scheduler.0.T_max': args.epochs})
     options.update(VARIANTS[variant][1])
     return options
 
 
-def train_all(args, data_root: str) -> Dict[str, str]:
+def train_all(args, seed: int, work_dir: str, data_root: str) -> Dict[str, str]:
     """Train every variant (skipping finished ones); return variant -> checkpoint."""
     pending, procs = [], []
     for variant in VARIANTS:
-        work = osp.join(args.work_dir, 'train', variant)
+        work = osp.join(work_dir, 'train', variant)
         if not glob.glob(osp.join(work, f'epoch_{args.epochs}.pth')):
             options = [f'{key}={value}'
-                       for key, value in variant_options(variant, data_root, args).items()]
+                       for key, value in variant_options(variant, data_root, args, seed).items()]
             pending.append([sys.executable, osp.join(ROOT, 'tools', 'train.py'), CONFIG,
                             '--work-dir', work, '--cfg-options', *options])
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
@@ -126,17 +129,17 @@ def train_all(args, data_root: str) -> Dict[str, str]:
         log.close()
     checkpoints = {}
     for variant in VARIANTS:
-        work = osp.join(args.work_dir, 'train', variant)
+        work = osp.join(work_dir, 'train', variant)
         best = sorted(glob.glob(osp.join(work, 'best_cls_f1_epoch_*.pth')))
         checkpoints[variant] = best[-1] if best else osp.join(work, f'epoch_{args.epochs}.pth')
     return checkpoints
 
 
-def build(variant: str, checkpoint: str, data_root: str, args):
+def build(variant: str, checkpoint: str, data_root: str, args, seed: int):
     """The trained classifier (eval mode) and the test dataset."""
     from epsam.registry import DATASETS, MODELS
     cfg = Config.fromfile(CONFIG)
-    cfg.merge_from_dict(variant_options(variant, data_root, args))
+    cfg.merge_from_dict(variant_options(variant, data_root, args, seed))
     model = MODELS.build(cfg.model)
     state = torch.load(checkpoint, map_location='cpu', weights_only=True)
     model.load_state_dict(state['state_dict'], strict=True)
@@ -166,8 +169,12 @@ def pixel_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - num_pos * (num_pos + 1) / 2) / (num_pos * num_neg))
 
 
-def mask_metrics(dataset, cam_dir: str) -> Dict[str, float]:
-    """Mean per-image Dice / IoU of the initial masks and CAM AUROC, positive patches."""
+def mask_metrics(dataset, cam_dir: Optional[str]) -> Dict[str, float]:
+    """Mean per-image Dice / IoU of the initial masks and CAM AUROC, positive patches.
+
+    ``cam_dir=None`` scores the whole patch as the mask (a reference: the
+    tumour covers 20-90 % of each positive patch).
+    """
     dice, iou, auc = [], [], []
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
@@ -175,65 +182,103 @@ def mask_metrics(dataset, cam_dir: str) -> Dict[str, float]:
             continue
         stem = osp.splitext(osp.basename(info['img_path']))[0]
         gt = read_patch_mask(info['seg_map_path'], binary=True) == 1
-        mask = load_label_png(osp.join(cam_dir, 'masks', f'{stem}.png')) == 1
+        if cam_dir is None:
+            mask, cam = np.ones_like(gt), np.ones(gt.shape, np.float32)
+        else:
+            mask = load_label_png(osp.join(cam_dir, 'masks', f'{stem}.png')) == 1
+            cam = load_cam(osp.join(cam_dir, 'cams', f'{stem}.npz')).cam[0]
         d, i = dice_iou_per_image(torch.from_numpy(mask), torch.from_numpy(gt))
         dice.append(d)
         iou.append(i)
-        auc.append(pixel_auc(load_cam(osp.join(cam_dir, 'cams', f'{stem}.npz')).cam[0], gt))
+        auc.append(pixel_auc(cam, gt))
     auc = np.array(auc)
     return dict(dice=100 * float(np.mean(dice)), iou=100 * float(np.mean(iou)),
                 auc=float(np.nanmean(auc)), inverted=int((auc < 0.5).sum()), images=len(dice))
 
 
-def table(results: List[Dict]) -> str:
+METRICS = ('patch_f1', 'dice', 'iou', 'auc')
+
+
+def aggregate(per_seed: Dict[int, List[Dict]]) -> List[Dict]:
+    """Mean and standard deviation over seeds of every row's metrics."""
+    rows = []
+    for index in range(len(next(iter(per_seed.values())))):
+        runs = [results[index] for results in per_seed.values()]
+        row = dict(classifier=runs[0]['classifier'], cam_method=runs[0]['cam_method'],
+                   seeds=len(runs), inverted=sum(r['inverted'] for r in runs),
+                   images=sum(r['images'] for r in runs),
+                   empty_masks=sum(r['empty_masks'] for r in runs))
+        for key in METRICS:
+            values = np.array([r[key] for r in runs], dtype=float)
+            row[key] = float(values.mean())
+            row[f'{key}_std'] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def table(rows: List[Dict]) -> str:
+    def cell(row, key, digits):
+        if np.isnan(row[key]):
+            return '-'
+        text = f'{row[key]:.{digits}f}'
+        return text + (f' ± {row[key + "_std"]:.{digits}f}' if row['seeds'] > 1 else '')
+
     lines = ['| classifier | CAM method | patch F1 (test) | Dice | mIoU | CAM AUROC | '
              'AUROC < 0.5 | empty masks |', '|---|---|---|---|---|---|---|---|']
-    for r in results:
-        lines.append(f"| {r['classifier']} | {r['cam_method']} | {r['patch_f1']:.1f} | "
-                     f"{r['dice']:.1f} | {r['iou']:.1f} | {r['auc']:.3f} | "
-                     f"{r['inverted']}/{r['images']} | {r['empty_masks']} |")
+    for row in rows:
+        lines.append(f"| {row['classifier']} | {row['cam_method']} | {cell(row, 'patch_f1', 1)} | "
+                     f"{cell(row, 'dice', 1)} | {cell(row, 'iou', 1)} | {cell(row, 'auc', 3)} | "
+                     f"{row['inverted']}/{row['images']} | {row['empty_masks']} |")
     return '\n'.join(lines)
+
+
+def run_seed(args, seed: int) -> List[Dict]:
+    """Data, trainings and evaluation of one seed, in ``{work_dir}/seed{seed}``."""
+    work_dir = osp.join(args.work_dir, f'seed{seed}')
+    data_root = osp.abspath(osp.join(work_dir, 'data'))
+    generate_camelyon_like(data_root, num_train=args.num_train, num_val=args.num_val,
+                           num_test=args.num_test, patch_size=args.size, seed=seed)
+    checkpoints = train_all(args, seed, work_dir, data_root)
+    init_default_scope('epsam')
+    results, built = [], {}
+    for variant, method_title, method, folder in ROWS:
+        if variant not in built:
+            model, dataset, cfg = build(variant, checkpoints[variant], data_root, args, seed)
+            built[variant] = (model, dataset, cfg, patch_metrics(model, dataset))
+        model, dataset, cfg, patch = built[variant]
+        cam_dir = osp.join(work_dir, 'cams', folder)
+        report = generate_cams(model, dataset, cam_dir, cam_method=method,
+                               mask_maker=cfg.cam_cfg.mask_maker.to_dict(), batch_size=8,
+                               progress=False, visualize=args.vis,
+                               checkpoint=checkpoints[variant])
+        results.append(dict(classifier=VARIANTS[variant][0], cam_method=method_title,
+                            checkpoint=osp.relpath(checkpoints[variant], work_dir),
+                            patch_f1=patch['f1'], patch_accuracy=patch['accuracy'],
+                            empty_masks=report.summary['empty_masks'],
+                            **mask_metrics(dataset, cam_dir)))
+        print(f"seed {seed} | {results[-1]['classifier']:>18} | {method_title:<18} | "
+              f"F1 {patch['f1']:.1f} | Dice {results[-1]['dice']:.1f} | "
+              f"AUROC {results[-1]['auc']:.3f}", flush=True)
+    results.append(dict(classifier='-', cam_method='whole patch as mask (reference)',
+                        patch_f1=float('nan'), empty_masks=0, **mask_metrics(dataset, None)))
+    return results
 
 
 def main(argv=None) -> List[Dict]:
     args = parse_args(argv)
     torch.set_num_threads(1)
     start = time.perf_counter()
-    os.makedirs(args.work_dir, exist_ok=True)
-    data_root = osp.abspath(osp.join(args.work_dir, 'data'))
-    generate_camelyon_like(data_root, num_train=args.num_train, num_val=args.num_val,
-                           num_test=args.num_test, patch_size=args.size, seed=args.seed)
-    checkpoints = train_all(args, data_root)
-    trained = time.perf_counter()
-    init_default_scope('epsam')
-    results, built = [], {}
-    for variant, method_title, method in ROWS:
-        if variant not in built:
-            model, dataset, cfg = build(variant, checkpoints[variant], data_root, args)
-            built[variant] = (model, dataset, cfg, patch_metrics(model, dataset))
-        model, dataset, cfg, patch = built[variant]
-        key = f'{variant}_{method_title.split(" (")[0]}'.replace(' ', '').replace(',', '_')
-        cam_dir = osp.join(args.work_dir, 'cams', key)
-        report = generate_cams(model, dataset, cam_dir, cam_method=method,
-                               mask_maker=cfg.cam_cfg.mask_maker.to_dict(), batch_size=8,
-                               progress=False, visualize=args.vis,
-                               checkpoint=checkpoints[variant])
-        results.append(dict(classifier=VARIANTS[variant][0], cam_method=method_title,
-                            checkpoint=osp.relpath(checkpoints[variant], args.work_dir),
-                            patch_f1=patch['f1'], patch_accuracy=patch['accuracy'],
-                            empty_masks=report.summary['empty_masks'],
-                            **mask_metrics(dataset, cam_dir)))
-        print(f"{results[-1]['classifier']:>18} | {method_title:<18} | F1 {patch['f1']:.1f} | "
-              f"Dice {results[-1]['dice']:.1f} | AUROC {results[-1]['auc']:.3f}", flush=True)
-    text = table(results)
-    seconds = dict(training=round(trained - start, 1),
-                   evaluation=round(time.perf_counter() - trained, 1))
+    per_seed = {seed: run_seed(args, seed) for seed in args.seeds}
+    rows = aggregate(per_seed)
+    text = table(rows)
+    seconds = round(time.perf_counter() - start, 1)
     with open(osp.join(args.work_dir, 'results.json'), 'w', encoding='utf-8') as stream:
-        json.dump(dict(args=vars(args), seconds=seconds, results=results), stream, indent=2)
+        json.dump(dict(args=vars(args), seconds=seconds, rows=rows, per_seed=per_seed), stream,
+                  indent=2)
     with open(osp.join(args.work_dir, 'results.md'), 'w', encoding='utf-8') as stream:
         stream.write(text + '\n')
-    print(f'\n{text}\n\nseconds: {seconds}')
-    return results
+    print(f'\n{text}\n\nseeds: {list(args.seeds)}; total seconds: {seconds}')
+    return rows
 
 
 if __name__ == '__main__':
