@@ -2,7 +2,8 @@
 
 Example::
 
-    python tools/run_pipeline.py configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py
+    python tools/run_pipeline.py \\
+        configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py
     python tools/run_pipeline.py CONFIG --sam-checkpoint checkpoints/sam_vit_b_01ec64.pth \\
         --cfg-options sam.variant=vit_b
 
@@ -17,6 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.pipeline import EPSAMPipeline  # noqa: E402
+from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 
@@ -51,7 +53,8 @@ def main(argv=None) -> dict:
     cfg = build_config(args)
     work_dir = args.work_dir or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    result = EPSAMPipeline(cfg, work_dir, device=args.device).run()
+    with explain_unknown_types():
+        result = EPSAMPipeline(cfg, work_dir, device=args.device).run()
     print(f"Results: {osp.join(work_dir, 'stage5_evaluation', 'results.md')}")
     return result
 

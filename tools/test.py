@@ -15,6 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.engine.config_utils import (apply_launcher, init_cpu_distributed,  # noqa: E402
                                        resolve_work_dir)
+from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -63,8 +64,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
     init_cpu_distributed(args.launcher)
-    runner = Runner.from_cfg(cfg)
-    runner.test()
+    with explain_unknown_types():
+        runner = Runner.from_cfg(cfg)
+        runner.test()
 
 
 if __name__ == '__main__':

@@ -15,8 +15,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.engine.config_utils import (apply_launcher, enable_amp,  # noqa: E402
-                                       ensure_safe_checkpoint_hook,
+                                       ensure_nan_guard_hook, ensure_safe_checkpoint_hook,
                                        init_cpu_distributed, resolve_work_dir)
+from epsam.engine.hooks import NonFiniteLossError, NonFiniteWeightsError  # noqa: E402
+from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -57,15 +59,19 @@ def build_config(args) -> Config:
     if args.amp:
         enable_amp(cfg)
     cfg.resume = bool(args.resume) or bool(cfg.get('resume', False))
-    return ensure_safe_checkpoint_hook(cfg)
+    return ensure_nan_guard_hook(ensure_safe_checkpoint_hook(cfg))
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
     init_cpu_distributed(args.launcher)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        with explain_unknown_types():
+            runner = Runner.from_cfg(cfg)
+            runner.train()
+    except (NonFiniteLossError, NonFiniteWeightsError) as err:
+        raise SystemExit(f'error: {err}') from None
 
 
 if __name__ == '__main__':

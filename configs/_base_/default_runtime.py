@@ -12,9 +12,11 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0)
-# Plain-typed checkpoints (load with torch.load(weights_only=True)) and
-# per-epoch reseeding (a resumed run reproduces an uninterrupted one).
+# Plain-typed checkpoints (load with torch.load(weights_only=True)), per-epoch
+# reseeding (a resumed run reproduces an uninterrupted one), and a stop at the
+# first NaN/inf loss (no checkpoint is saved after it).
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='ReseedHook', per='epoch'),
+    dict(type='NaNGuardHook'),
 ]

@@ -33,7 +33,7 @@ cams = None
 use_sam = True
 sam = dict(variant='tiny', checkpoint=None)
 sam_tuning = dict(
-    config='configs/epsam/sam-decoder_tiny_1xb4-20e_synthetic-camelyon-128x128.py',
+    config='configs/epsam/sam-decoder_tiny_1xb4-10e_synthetic-camelyon-128x128.py',
     cfg_options={'train_cfg.max_epochs': 5, 'param_scheduler.0.T_max': 5})
 embedding_cache = dict(enabled=True)
 # Step 5: per class in the image label, 50 CAM-weighted points inside that

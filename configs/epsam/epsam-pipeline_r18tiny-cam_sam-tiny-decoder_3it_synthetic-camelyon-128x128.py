@@ -18,7 +18,7 @@ classifier = dict(
 cams = None  # None: use the classifier config's cam_cfg
 # Steps 4 and 6: SAM tuning (re-trained from these weights at every iteration).
 sam = dict(variant='tiny', checkpoint=None)
-sam_tuning = dict(config='configs/epsam/sam-decoder_tiny_1xb4-20e_synthetic-camelyon-128x128.py')
+sam_tuning = dict(config='configs/epsam/sam-decoder_tiny_1xb4-10e_synthetic-camelyon-128x128.py')
 embedding_cache = dict(enabled=True)
 # Step 5: pseudo-labels from 50 CAM-weighted points, IDS selection (tau 0.9).
 pseudo_labels = dict(

@@ -1,7 +1,8 @@
 """Plain CAM (Zhou et al. 2016): the classifier's fc weights applied to a layer's features."""
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
-from typing import Optional
 
 from epsam.registry import CAM_METHODS
 

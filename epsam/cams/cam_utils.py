@@ -1,8 +1,9 @@
 """Post-processing shared by every CAM method: ReLU, resize, min-max scaling."""
+from typing import Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from typing import Tuple
 
 
 def minmax_normalize(maps: Tensor, eps: float = 1e-12) -> Tensor:

@@ -1,9 +1,11 @@
 """Gradient-weighted CAMs: Grad-CAM and Grad-CAM++ (baselines)."""
-import torch
-from torch import Tensor, nn
 from typing import Optional
 
+import torch
+from torch import Tensor, nn
+
 from epsam.registry import CAM_METHODS
+
 from .cam import CAM, check_model_inputs
 from .cam_utils import postprocess_cam
 

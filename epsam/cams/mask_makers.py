@@ -1,8 +1,9 @@
 """Binary initial masks from CAMs: percentile, fixed and Otsu thresholds + opening."""
+from typing import Optional, Union
+
 import cv2
 import numpy as np
 import torch
-from typing import Optional, Union
 
 from epsam.registry import MASK_MAKERS
 

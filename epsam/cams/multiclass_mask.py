@@ -1,8 +1,10 @@
 """Class maps from multi-class CAMs: background score, white-glass prior, ignore label."""
-import numpy as np
 from typing import Optional
 
+import numpy as np
+
 from epsam.registry import MASK_MAKERS
+
 from .mask_makers import ArrayLike, to_numpy_maps
 
 

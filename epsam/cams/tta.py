@@ -1,9 +1,11 @@
 """Test-time augmentation for CAM methods: rotations and flips, undone and averaged."""
-import torch
-from torch import Tensor, nn
 from typing import Callable, List, Sequence, Tuple, Union
 
+import torch
+from torch import Tensor, nn
+
 from epsam.registry import CAM_METHODS
+
 from .cam_utils import minmax_normalize
 
 CAMFunction = Callable[[nn.Module, Tensor], Tensor]

@@ -167,6 +167,7 @@ def install_mmcv_ops_fallback(force: bool = False) -> Union[bool, None]:
     import warnings
 
     import mmcv
+
     # mmcv.cnn warns on import that MultiScaleDeformableAttention is missing;
     # with the fallback that is expected, and using the op raises a clear error.
     warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')

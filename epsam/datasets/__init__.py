@@ -4,21 +4,19 @@ import mmseg.datasets  # noqa: F401  (fills the parent registries)
 from .bcss_wsss import BCSSWSSSDataset
 from .camelyon import CamelyonPatchDataset
 from .csv_patch import CSVPatchDataset
-from .errors import (DatasetFilesError, EmptySplitError, FileProblem, LabelParseError,
-                     PatchFileError)
+from .errors import DatasetFilesError, EmptySplitError, FileProblem, LabelParseError, PatchFileError
 from .label_parsers import (LABEL_PARSERS, BaseLabelParser, BCSSLabelParser, BracketLabelParser,
                             CamelyonLabelParser, CSVLabelParser, LUADHistoSegLabelParser,
                             WSSS4LUADLabelParser, build_label_parser)
 from .luad_histoseg import LUADHistoSegDataset
 from .patch_dataset import PatchClassificationDataset
 from .pseudo_label_dataset import PseudoLabelDataset
-from .scan import ScanReport, scan_dataset
 from .sam_mask_dataset import SamMaskDataset
-from .transforms import (GenerateMaskPrompts, LoadCamPrompts, LoadPatchAnnotations,
-                         LoadPatchImage, PackPatchInputs, PackSamInputs, RandomRotate90)
-from .wsss4luad import WSSS4LUADDataset
-
+from .scan import ScanReport, scan_dataset
 from .synthetic import generate_bcss_like, generate_camelyon_like, render_patch
+from .transforms import (GenerateMaskPrompts, LoadCamPrompts, LoadPatchAnnotations, LoadPatchImage,
+                         PackPatchInputs, PackSamInputs, RandomRotate90)
+from .wsss4luad import WSSS4LUADDataset
 
 __all__ = [
     'PatchClassificationDataset', 'CamelyonPatchDataset', 'BCSSWSSSDataset',

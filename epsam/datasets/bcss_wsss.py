@@ -1,5 +1,6 @@
 """BCSS-WSSS breast-cancer tissue patches."""
 from epsam.registry import DATASETS
+
 from .patch_dataset import PatchClassificationDataset
 
 

@@ -1,5 +1,6 @@
 """Camelyon16 / Camelyon17 patches in EP-SAM's layout."""
 from epsam.registry import DATASETS
+
 from .patch_dataset import PatchClassificationDataset
 
 

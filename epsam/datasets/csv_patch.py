@@ -3,6 +3,7 @@ import os.path as osp
 from typing import List, Optional, Tuple
 
 from epsam.registry import DATASETS
+
 from .errors import FileProblem
 from .label_parsers import BaseLabelParser, CSVLabelParser
 from .patch_dataset import PatchClassificationDataset

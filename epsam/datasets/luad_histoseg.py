@@ -1,5 +1,6 @@
 """LUAD-HistoSeg lung-adenocarcinoma tissue patches."""
 from epsam.registry import DATASETS
+
 from .patch_dataset import PatchClassificationDataset
 
 

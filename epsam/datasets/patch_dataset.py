@@ -5,6 +5,7 @@ from typing import List, Optional, Tuple, Union
 from mmseg.datasets import BaseSegDataset
 
 from epsam.registry import DATASETS
+
 from .errors import DatasetFilesError, EmptySplitError, FileProblem, PatchFileError
 from .label_parsers import BaseLabelParser, build_label_parser
 from .patch_io import labels_from_mask, list_split_files, read_patch_mask
@@ -191,4 +192,3 @@ class PatchClassificationDataset(BaseSegDataset):
         """Indices into ``cls_classes`` of the classes present in patch ``idx``."""
         gt_label = self.get_data_info(idx)['gt_label'] or []
         return [i for i, value in enumerate(gt_label) if value]
-

@@ -56,7 +56,14 @@ def read_patch_image(path: str, backend_args: Optional[dict] = None) -> np.ndarr
     mode = _pil_mode(data)
     if mode in _TWO_CHANNEL_MODES:
         raise PatchFileError(path, f'2-channel image (mode {mode}); expected RGB')
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:  # e.g. a header claiming more pixels than OpenCV allows
+        if 'CV_IO_MAX_IMAGE_PIXELS' in str(err):
+            raise PatchFileError(
+                path, 'image too large: more pixels than OpenCV decodes '
+                '(CV_IO_MAX_IMAGE_PIXELS, 2**30 by default); cut it into patches first') from None
+        raise PatchFileError(path, f'cannot be decoded ({str(err).strip()})') from None
     if img is None:
         raise PatchFileError(path, 'cannot be decoded (truncated or not an image file)')
     if img.dtype != np.uint8:

@@ -6,6 +6,7 @@ from typing import List, Optional, Tuple, Union
 from mmseg.datasets import BaseSegDataset
 
 from epsam.registry import DATASETS
+
 from .errors import DatasetFilesError, FileProblem, PatchFileError
 from .label_parsers import BaseLabelParser, build_label_parser
 from .patch_io import list_split_files

@@ -2,6 +2,7 @@
 from typing import Optional
 
 from epsam.registry import DATASETS
+
 from .pseudo_label_dataset import PseudoLabelDataset
 
 #: Default classes of a SAM target: SAM predicts one foreground per prompt set.

@@ -6,6 +6,7 @@ from typing import List, Optional, Tuple, Union
 from mmengine.config import Config, ConfigDict
 
 from epsam.registry import DATASETS
+
 from .errors import DatasetFilesError, FileProblem, PatchFileError, format_problems
 from .patch_io import check_mask_size, read_patch_image, read_patch_mask
 

@@ -1,5 +1,6 @@
 """WSSS4LUAD lung-adenocarcinoma tissue patches."""
 from epsam.registry import DATASETS
+
 from .patch_dataset import PatchClassificationDataset
 
 

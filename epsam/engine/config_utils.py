@@ -5,6 +5,7 @@ import torch
 from mmengine.config import Config
 
 SAFE_CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
+NAN_GUARD_HOOK = 'NaNGuardHook'
 
 
 def _hook_types(hooks: Sequence[dict]) -> set:
@@ -12,15 +13,36 @@ def _hook_types(hooks: Sequence[dict]) -> set:
 
 
 def ensure_safe_checkpoint_hook(cfg: Config) -> Config:
-    """Add :class:`WeightsOnlyCheckpointHook` to ``cfg.custom_hooks`` if absent.
+    """Make checkpoints safe to load and safe to interrupt.
 
-    Without it, mmengine's checkpoints cannot be loaded with
-    ``torch.load(weights_only=True)``, which is how epsam (and torch >= 2.6 by
-    default) loads them.
+    Adds :class:`WeightsOnlyCheckpointHook` to ``cfg.custom_hooks`` if absent
+    (without it, mmengine's checkpoints cannot be loaded with
+    ``torch.load(weights_only=True)``, which is how epsam, and torch >= 2.6 by
+    default, loads them), and writes local checkpoints atomically.
     """
     hooks = list(cfg.get('custom_hooks', None) or [])
     if SAFE_CHECKPOINT_HOOK not in _hook_types(hooks):
         hooks.append(dict(type=SAFE_CHECKPOINT_HOOK))
+    cfg.custom_hooks = hooks
+    checkpoint_hook = (cfg.get('default_hooks', None) or {}).get('checkpoint', None)
+    if (checkpoint_hook and checkpoint_hook.get('backend_args') is None
+            and checkpoint_hook.get('file_client_args') is None
+            and checkpoint_hook.get('out_dir') is None):
+        # Local checkpoints are written atomically (epsam.engine.atomic_backend).
+        from .atomic_backend import ATOMIC_BACKEND
+        checkpoint_hook['backend_args'] = dict(backend=ATOMIC_BACKEND)
+    return cfg
+
+
+def ensure_nan_guard_hook(cfg: Config) -> Config:
+    """Add :class:`NaNGuardHook` to ``cfg.custom_hooks`` if absent.
+
+    Training then stops at the first NaN/inf loss, naming the step and the
+    loss terms, and no checkpoint is saved after it.
+    """
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if NAN_GUARD_HOOK not in _hook_types(hooks):
+        hooks.append(dict(type=NAN_GUARD_HOOK))
     cfg.custom_hooks = hooks
     return cfg
 

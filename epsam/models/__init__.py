@@ -5,9 +5,9 @@ so a config in the ``epsam`` scope can name any mmseg model.
 """
 import mmseg.models  # noqa: F401  (fills the parent registry)
 
-from .layers import *  # noqa: F401,F403
 from .adapters import *  # noqa: F401,F403
-from .sam import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
-from .heads import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
+from .layers import *  # noqa: F401,F403
+from .sam import *  # noqa: F401,F403

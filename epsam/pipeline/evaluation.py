@@ -16,6 +16,7 @@ from epsam.evaluation.metrics.functional import dice_iou_per_image
 from epsam.pseudo_labels import PseudoLabelGenerator
 from epsam.pseudo_labels.cam_store import load_label_png
 from epsam.pseudo_labels.items import PseudoLabelItem, items_from_cam_dir
+
 from .context import PipelineContext
 from .stages import CAM_STAGE, load_tuned_sam, sam_embedding_cache
 

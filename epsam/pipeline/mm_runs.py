@@ -6,7 +6,7 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from epsam.engine.config_utils import ensure_safe_checkpoint_hook
+from epsam.engine.config_utils import ensure_nan_guard_hook, ensure_safe_checkpoint_hook
 
 
 def load_stage_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -32,7 +32,7 @@ def train_in_work_dir(cfg: Config, work_dir: str, name: str) -> str:
         Path of the checkpoint to use: ``best_*.pth`` when the config saves a
         best checkpoint, else the last one.
     """
-    cfg = ensure_safe_checkpoint_hook(cfg.copy())
+    cfg = ensure_nan_guard_hook(ensure_safe_checkpoint_hook(cfg.copy()))
     cfg.work_dir = work_dir
     cfg.experiment_name = f'{name}_{time.strftime("%Y%m%d_%H%M%S")}'
     cfg.resume = find_latest_checkpoint(work_dir) is not None

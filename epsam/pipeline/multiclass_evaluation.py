@@ -20,6 +20,7 @@ from epsam.datasets.patch_io import read_patch_mask
 from epsam.evaluation.metrics.functional import confusion_matrix
 from epsam.evaluation.metrics.wsss_iou import PROTOCOLS, WSSSIoUMetric
 from epsam.pseudo_labels.cam_store import load_label_png
+
 from .context import PipelineContext
 from .multiclass_labelling import class_items_from_cam_dir
 from .multiclass_stages import build_labeller, dataset_metainfo, split_label_mode

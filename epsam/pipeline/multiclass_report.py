@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 from prettytable import PrettyTable, TableStyle
 
 from epsam.utils.atomic_io import atomic_write_json, atomic_write_text
+
 from .context import PipelineContext
 
 LABEL_NOTES = {

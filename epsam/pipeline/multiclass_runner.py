@@ -22,6 +22,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from epsam.registry import MODELS
+
 from . import multiclass_stages as mc
 from .mm_runs import load_stage_config
 from .multiclass_evaluation import evaluate_class_maps

@@ -28,12 +28,12 @@ from mmengine.runner import load_checkpoint
 from epsam.pseudo_labels.cam_store import load_label_png, save_label_png
 from epsam.registry import DATASETS, MODELS
 from epsam.utils.atomic_io import atomic_write_json
+
 from .context import PipelineContext
 from .mm_runs import train_in_work_dir
 from .multiclass_labelling import ClassMapLabeller, class_items_from_cam_dir
-from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config,
-                     load_tuned_sam, pseudo_label_stage, sam_embedding_cache, sam_tuning_config,
-                     sam_tuning_stage)
+from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config, load_tuned_sam,
+                     pseudo_label_stage, sam_embedding_cache, sam_tuning_config, sam_tuning_stage)
 
 #: ``split_labels`` value -> (dataset ``label_from``, ``generate_cams`` label_source).
 LABEL_MODES = {'filename': ('filename', 'label'), 'mask': ('mask', 'label'),

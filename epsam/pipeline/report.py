@@ -9,6 +9,7 @@ from prettytable import PrettyTable, TableStyle
 from epsam.pseudo_labels.cam_store import load_cam, load_label_png
 from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from epsam.visualization.panels import cam_heatmap, draw_points, mask_overlay, panel_grid
+
 from .context import PipelineContext
 from .evaluation import ground_truth
 

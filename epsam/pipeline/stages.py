@@ -15,6 +15,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 from epsam.registry import DATASETS, MODELS
+
 from .context import PipelineContext
 from .mm_runs import load_stage_config, train_in_work_dir
 

@@ -11,8 +11,7 @@ from .mask_prompts import DenseMaskPrompt
 from .peak_prompts import TopKPeakPrompt
 from .point_prompts import (NegativePointPrompt, ProbabilisticPointPrompt, UniformPointPrompt,
                             sample_pixels)
-from .sam_frame import (map_boxes_to_sam, map_mask_input_to_sam, map_points_to_sam,
-                        sam_input_size)
+from .sam_frame import map_boxes_to_sam, map_mask_input_to_sam, map_points_to_sam, sam_input_size
 from .structures import NEGATIVE, POSITIVE, Prompts, merge_prompts
 
 __all__ = [

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from epsam.registry import PROMPT_GENERATORS
+
 from .base import BasePromptGenerator, check_positive_int
 from .structures import Prompts
 

@@ -4,6 +4,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from epsam.registry import PROMPT_GENERATORS
+
 from .base import BasePromptGenerator
 from .structures import Prompts, merge_prompts
 

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from epsam.registry import PROMPT_GENERATORS
+
 from .base import BasePromptGenerator, check_positive_int
 from .structures import POSITIVE, Prompts
 

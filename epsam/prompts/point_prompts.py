@@ -4,6 +4,7 @@ from typing import Optional
 import numpy as np
 
 from epsam.registry import PROMPT_GENERATORS
+
 from .base import BasePromptGenerator, check_positive_int, flat_to_points
 from .structures import NEGATIVE, POSITIVE, Prompts
 

@@ -14,8 +14,7 @@ pipeline, which only needs :mod:`.cam_store`, does not pull in SAM and
 import importlib
 
 from .base import BaseSelector, BatchSelection, SelectionResult, ThresholdSelector
-from .cam_store import (CamFileError, CamRecord, load_cam, load_label_png, save_cam,
-                        save_label_png)
+from .cam_store import CamFileError, CamRecord, load_cam, load_label_png, save_cam, save_label_png
 from .items import PseudoLabelItem, item_rng, items_from_cam_dir
 from .multiclass import RESOLVE_MODES, merge_class_masks
 from .scores import ids_score, ids_scores, mask_iou, mask_ious

@@ -27,6 +27,7 @@ from segment_anything.modeling import Sam
 from epsam.models.sam import build_sam
 from epsam.prompts import BasePromptGenerator
 from epsam.registry import PSEUDO_LABEL_SELECTORS
+
 from .base import BaseSelector
 from .cam_store import save_label_png
 from .items import PseudoLabelItem, check_unique_stems

@@ -18,6 +18,7 @@ from epsam.datasets.patch_io import read_patch_image
 from epsam.models.sam import SamInputTransform
 from epsam.prompts import BasePromptGenerator, Prompts
 from epsam.registry import PROMPT_GENERATORS
+
 from .cam_store import CamFileError, load_cam, load_label_png
 from .items import PseudoLabelItem, item_rng
 

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from epsam.registry import PSEUDO_LABEL_SELECTORS
+
 from .base import BaseSelector, BatchSelection, SelectionResult, ThresholdSelector
 from .scores import ids_score, ids_scores, mask_iou, mask_ious
 

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json
+
 from .cam_store import save_label_png
 
 __all__ = [

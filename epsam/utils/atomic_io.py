@@ -21,7 +21,8 @@ def atomic_write_bytes(path: str, data: bytes, make_dirs: bool = True) -> None:
     The bytes go to a hidden temporary file in the same folder (same file
     system), which is flushed, synced and renamed over ``path`` with
     ``os.replace`` (atomic on POSIX and Windows). On any failure the
-    temporary file is removed and ``path`` is left as it was.
+    temporary file is removed and ``path`` is left as it was; an ``OSError``
+    without a file name (a full disk) is re-raised naming ``path``.
 
     Args:
         path: Final file path.
@@ -38,9 +39,12 @@ def atomic_write_bytes(path: str, data: bytes, make_dirs: bool = True) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
+        if isinstance(err, OSError) and err.filename is None:
+            # e.g. ENOSPC from write(): say which output could not be written.
+            raise OSError(err.errno, err.strerror or str(err), os.fspath(path)) from err
         raise
 
 

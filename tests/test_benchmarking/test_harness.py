@@ -243,7 +243,8 @@ def test_shipped_benchmark_set_lists_existing_stage3_configs(tool):
     assert stage3, 'the synthetic_bcss set has no stage-3 entries'
     for entry in stage3:
         assert osp.isfile(REPO_ROOT / entry['config']), entry['config']
-        assert any('{work_dir:epsam}' in option for option in entry['cfg_options'])
+        # Each stage-3 run trains on pseudo-labels another entry of the set wrote.
+        assert any('{work_dir:' in option for option in entry['cfg_options'])
 
 
 @pytest.mark.slow

@@ -9,12 +9,12 @@ import torch
 import epsam  # noqa: F401
 from epsam.benchmarking.memory import (SavedTensorCounter, current_rss_bytes, peak_rss_bytes,
                                        reset_peak_rss)
+from epsam.benchmarking.tuning_report import (markdown_report, memory_ratios, primary_metric,
+                                              results_table)
 from epsam.benchmarking.tuning_step import (IN_ENCODER_VARIANTS, TUNING_VARIANTS,
                                             build_tuning_model, load_variant_model_cfg,
                                             make_training_batch, measure_training_step,
                                             variant_config_path, warm_embedding_cache)
-from epsam.benchmarking.tuning_report import (markdown_report, memory_ratios, primary_metric,
-                                              results_table)
 from epsam.registry import MODELS
 from tests.conftest import REPO_ROOT
 

@@ -1,9 +1,8 @@
 import pytest
 
 from epsam.datasets.label_parsers import (LABEL_PARSERS, BCSSLabelParser, CamelyonLabelParser,
-                                          CSVLabelParser, LabelParseError,
-                                          LUADHistoSegLabelParser, WSSS4LUADLabelParser,
-                                          build_label_parser)
+                                          CSVLabelParser, LabelParseError, LUADHistoSegLabelParser,
+                                          WSSS4LUADLabelParser, build_label_parser)
 
 
 @pytest.mark.parametrize('parser_cls, filename, expected', [

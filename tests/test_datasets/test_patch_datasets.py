@@ -12,6 +12,8 @@ from epsam.registry import DATASETS
 
 EVAL_PIPELINE = [dict(type='LoadPatchImage'), dict(type='LoadPatchAnnotations'),
                  dict(type='PackPatchInputs')]
+
+
 def _entries(dataset):
     return [dataset.get_data_info(i) for i in range(len(dataset))]
 

@@ -225,4 +225,3 @@ def test_random_rotate90_turns_image_and_masks_together():
     assert kept['rotate90_k'] == 0 and np.array_equal(kept['img'], img)
     with pytest.raises(ValueError, match='prob'):
         RandomRotate90(prob=1.5)
-

@@ -40,11 +40,11 @@ def test_crash_after_two_epochs_then_resume_matches_uninterrupted(tmp_path, tool
 
 
 def test_message_hub_round_trip_is_weights_only_safe(tmp_path):
+    import numpy as np
     from mmengine.logging import HistoryBuffer, MessageHub
 
     from epsam.engine.hooks.weights_only_checkpoint_hook import (decode_message_hub,
-                                                                  encode_message_hub)
-    import numpy as np
+                                                                 encode_message_hub)
     hub = MessageHub.get_instance('test_round_trip')
     for value in (1.5, 2.5, np.float64(3.0)):
         hub.update_scalar('train/loss', value)

@@ -3,11 +3,11 @@ from typing import Optional, Sequence
 
 import pytest
 import torch
-
-import epsam  # noqa: F401  (before mmseg imports)
 from mmengine.evaluator import Evaluator
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
+
+import epsam  # noqa: F401  (before mmseg imports)
 
 
 def make_sample(pred, gt=None, *, img_path: str = 'img.png',

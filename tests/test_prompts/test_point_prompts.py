@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from epsam.prompts import (NegativePointPrompt, ProbabilisticPointPrompt, Prompts,
-                           UniformPointPrompt)
+from epsam.prompts import NegativePointPrompt, ProbabilisticPointPrompt, Prompts, UniformPointPrompt
 
 
 def _blob(size=64):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from epsam.pseudo_labels import (CAMIoUSelector, IDSSelector, KeepAllSelector,
-                                 PredictedIoUSelector, SelectionResult, ids_score, mask_iou)
+from epsam.pseudo_labels import (CAMIoUSelector, IDSSelector, KeepAllSelector, PredictedIoUSelector,
+                                 SelectionResult, ids_score, mask_iou)
 
 
 def _masks(sam_pixels, cam_pixels, shape=(6, 6)):

@@ -6,8 +6,8 @@
 ``generate_bcss_like`` write whole datasets in the Camelyon (EP-SAM) and
 BCSS-WSSS layouts. Everything is deterministic given the seed.
 """
-from .he_texture import (BACKGROUND, DEFAULT_STYLES, LYMPHOCYTES, NECROSIS, STROMA,
-                         TISSUE_CLASSES, TUMOUR, TissueStyle, render_patch, smooth_field)
+from .he_texture import (BACKGROUND, DEFAULT_STYLES, LYMPHOCYTES, NECROSIS, STROMA, TISSUE_CLASSES,
+                         TUMOUR, TissueStyle, render_patch, smooth_field)
 from .label_maps import bcss_class_map, blob_mask, camelyon_class_map, class_presence
 from .layouts import BCSS_PALETTE, generate_bcss_like, generate_camelyon_like, patch_rng
 from .nuclei import NucleusStyle, paint_nuclei

@@ -11,6 +11,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from epsam.version import __version__
+
 from .he_texture import TISSUE_CLASSES, TUMOUR, render_patch
 from .label_maps import bcss_class_map, camelyon_class_map, class_presence
 from .writers import (atomic_write_bytes, encode_gray_png, encode_palette_png, encode_rgb_png,

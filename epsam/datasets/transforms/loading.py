@@ -6,6 +6,7 @@ from mmcv.transforms import LoadImageFromFile
 from mmseg.datasets.transforms import LoadAnnotations
 
 from epsam.registry import TRANSFORMS
+
 from ..errors import PatchFileError
 from ..patch_io import check_mask_size, read_patch_image, read_patch_mask
 

@@ -23,6 +23,7 @@ from mmcv.transforms import BaseTransform
 
 from epsam.prompts import BasePromptGenerator, Prompts
 from epsam.registry import PROMPT_GENERATORS, TRANSFORMS
+
 from ..errors import PatchFileError
 from .formatting import PackPatchInputs
 

@@ -1,7 +1,12 @@
 """mmengine hooks."""
 import mmseg.engine  # noqa: F401  (fills the parent registries)
 
+from ..atomic_backend import ATOMIC_BACKEND, AtomicLocalBackend  # noqa: F401 (registers it)
+from .nan_guard_hook import NaNGuardHook, NonFiniteLossError, NonFiniteWeightsError
 from .reseed_hook import ReseedHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
-__all__ = ['ReseedHook', 'WeightsOnlyCheckpointHook']
+__all__ = [
+    'NaNGuardHook', 'NonFiniteLossError', 'NonFiniteWeightsError', 'ReseedHook',
+    'WeightsOnlyCheckpointHook'
+]

@@ -7,7 +7,7 @@ from .per_image_dice import PerImageDiceMetric
 from .wsss_iou import PROTOCOLS, WSSSIoUMetric
 
 __all__ = [
-    'PatchClassificationMetric', 'PerImageDiceMetric', 'WSSSIoUMetric', 'PROTOCOLS', 'confusion_matrix',
-    'dice_from_confusion', 'dice_iou_per_image', 'frequency_weighted_iou',
+    'PatchClassificationMetric', 'PerImageDiceMetric', 'WSSSIoUMetric', 'PROTOCOLS',
+    'confusion_matrix', 'dice_from_confusion', 'dice_iou_per_image', 'frequency_weighted_iou',
     'iou_from_confusion', 'pixel_accuracy', 'smoothed_dice_iou'
 ]

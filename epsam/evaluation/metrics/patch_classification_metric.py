@@ -1,8 +1,9 @@
 """Patch-level classification metric (binary and multi-label)."""
+from typing import Dict, List, Optional, Sequence
+
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
-from typing import Dict, List, Optional, Sequence
 
 from epsam.registry import METRICS
 

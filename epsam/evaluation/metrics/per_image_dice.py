@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from epsam.registry import METRICS
+
 from .functional import DEFAULT_SMOOTH, foreground_counts, foreground_mask, smoothed_dice_iou
 from .sample_maps import read_pred_and_gt, sample_name
 

@@ -7,9 +7,9 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from epsam.registry import METRICS
-from .functional import (class_accuracy, confusion_matrix, dice_from_confusion,
-                         exclude_gt_class, frequency_weighted_iou, iou_from_confusion,
-                         nanmean_over, pixel_accuracy)
+
+from .functional import (class_accuracy, confusion_matrix, dice_from_confusion, exclude_gt_class,
+                         frequency_weighted_iou, iou_from_confusion, nanmean_over, pixel_accuracy)
 from .sample_maps import read_pred_and_gt, sample_name
 
 #: The background protocols of the histopathology WSSS literature.

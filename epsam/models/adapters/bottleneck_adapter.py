@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from epsam.registry import MODELS
+
 from .base import AdapterCompatibilityError, EncoderSpec, InEncoderSamAdapter
 
 __all__ = ['Bottleneck', 'BottleneckAdapter']

@@ -4,6 +4,7 @@ from typing import Iterator, Tuple, Union
 from torch import nn
 
 from epsam.registry import MODELS
+
 from .base import BaseSamAdapter, EncoderSpec, InEncoderSamAdapter
 
 __all__ = ['build_sam_adapter', 'trainable_parameters', 'count_parameters']

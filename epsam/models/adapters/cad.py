@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from epsam.registry import MODELS
+
 from .base import AdapterCompatibilityError, EncoderSpec, ParallelSamAdapter
 from .high_frequency import high_pass_per_channel, square_side_from_ratio
 
@@ -212,4 +213,3 @@ def cad_parameter_count(channels: int = 256, depth: int = 3) -> int:
     BatchNorm ``2 * C``.
     """
     return 7 * channels + depth * (9 * channels * channels + 3 * channels)
-

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from epsam.registry import MODELS
+
 from .base import AdapterCompatibilityError, EncoderSpec, InEncoderSamAdapter
 
 __all__ = ['LoRAAdapter']

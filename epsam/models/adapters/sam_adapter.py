@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from epsam.registry import MODELS
+
 from .base import EncoderSpec, InEncoderSamAdapter
 from .high_frequency import high_pass_per_channel, square_side_from_area
 

@@ -1,13 +1,15 @@
 """ResNet with Attention-based Dropout Layers (EP-SAM's patch classifier backbone)."""
 import os.path as osp
 import pickle
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
 import torch
 from mmengine.logging import print_log
 from mmseg.models.backbones import ResNet
 from torch import Tensor, nn
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from epsam.registry import MODELS
+
 from ..layers import ADL
 
 #: EP-SAM's ADL positions, as (stage, block) pairs with stages counted from 1.

@@ -1,10 +1,11 @@
 """EP-SAM's patch classifier: backbone + CAM head, trained on image-level labels."""
 from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Tuple, Union
+
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from torch import Tensor, nn
-from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 from epsam.cams.cam_utils import postprocess_cam
 from epsam.registry import MODELS

@@ -1,10 +1,12 @@
 """Data preprocessor of the patch classifier: BGR uint8 -> RGB [0, 1] (+ high-frequency)."""
+from typing import Optional, Sequence
+
 import torch
 from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
-from typing import Optional, Sequence
 
 from epsam.registry import MODELS
+
 from ..layers import high_frequency_residual
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

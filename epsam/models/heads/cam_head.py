@@ -1,9 +1,10 @@
 """Classification head whose linear layer doubles as the CAM projection."""
+from typing import Dict, List, Optional, Sequence
+
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
-from typing import Dict, List, Optional, Sequence
 
 from epsam.registry import MODELS
 

@@ -1,11 +1,11 @@
 """SAM over ``segment_anything``'s classes: variants, builders, safe checkpoint
 loading, the input-frame transform, prompted prediction and the tuning model."""
-from .builder import (build_sam, build_sam_from_variant, list_sam_variants,
-                      register_sam_variant, sam_state_dict_shapes)
-from .checkpoint import (SamCheckpointError, describe_sam_state_dict, identify_sam_variant,
-                         load_sam_checkpoint, read_sam_state_dict)
+from .builder import (build_sam, build_sam_from_variant, list_sam_variants, register_sam_variant,
+                      sam_state_dict_shapes)
 from .cache_keys import (EncoderFingerprint, file_content_key, image_content_key,
                          preprocess_signature)
+from .checkpoint import (SamCheckpointError, describe_sam_state_dict, identify_sam_variant,
+                         load_sam_checkpoint, read_sam_state_dict)
 from .embedding_cache import SamEmbeddingCache
 from .embedding_entry import CorruptCacheEntry, read_cache_entry, write_cache_entry
 from .input_transform import SamInputTransform

@@ -15,6 +15,7 @@ from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncod
                                        TwoWayTransformer)
 
 from epsam.registry import SAM_BUILDERS
+
 from .variants import SAM_VARIANTS, SamVariant, get_sam_variant
 
 __all__ = [

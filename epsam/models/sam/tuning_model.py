@@ -27,6 +27,7 @@ from mmseg.structures import SegDataSample
 
 from epsam.models.adapters import build_sam_adapter
 from epsam.registry import MODELS
+
 from .builder import build_sam
 from .embedding_cache import SamEmbeddingCache
 from .input_transform import SamInputTransform

@@ -4,10 +4,12 @@ import math
 import pytest
 import torch
 
-from epsam.evaluation.metrics.functional import (
-    class_accuracy, confusion_matrix, dice_from_confusion, dice_iou_per_image, exclude_gt_class,
-    foreground_counts, foreground_mask, frequency_weighted_iou, iou_from_confusion, nanmean_over,
-    pixel_accuracy, smoothed_dice_iou)
+from epsam.evaluation.metrics.functional import (class_accuracy, confusion_matrix,
+                                                 dice_from_confusion, dice_iou_per_image,
+                                                 exclude_gt_class, foreground_counts,
+                                                 foreground_mask, frequency_weighted_iou,
+                                                 iou_from_confusion, nanmean_over, pixel_accuracy,
+                                                 smoothed_dice_iou)
 
 S = 1e-3
 

@@ -67,8 +67,8 @@ def test_prepare_inputs_six_channels_each_scaled_by_its_max():
     expected[1, 2] = 0
     expected[1, 5] = 0  # the high-pass map of a zero channel is zero too
     assert torch.allclose(peaks, expected, atol=1e-6)
-    assert torch.allclose(prepared[0, :3], images[0] / images[0].amax(dim=(-2, -1),
-                                                                       keepdim=True))
+    per_channel_max = images[0].amax(dim=(-2, -1), keepdim=True)
+    assert torch.allclose(prepared[0, :3], images[0] / per_channel_max)
 
 
 def test_high_frequency_channels_match_numpy_per_channel():

@@ -7,8 +7,8 @@ from torch import nn
 
 import epsam  # noqa: F401
 from epsam.models.adapters import (AdapterCompatibilityError, BottleneckAdapter,
-                                   InEncoderSamAdapter, LoRAAdapter, SAMAdapter,
-                                   build_sam_adapter, count_parameters)
+                                   InEncoderSamAdapter, LoRAAdapter, SAMAdapter, build_sam_adapter,
+                                   count_parameters)
 
 # (config, starts as the identity)
 ADAPTERS = {
@@ -168,8 +168,8 @@ def test_deepcopy_of_a_model_holding_both_uses_the_copied_adapter(tiny_sam, enco
 
 
 @pytest.mark.parametrize('adapter_cls, kwargs, message', [
-    (LoRAAdapter, dict(embed_dim=768, depth=2), "variant 'tiny'.*embed_dim=768 but the "
-                                                 'encoder has embed_dim=64'),
+    (LoRAAdapter, dict(embed_dim=768, depth=2),
+     "variant 'tiny'.*embed_dim=768 but the encoder has embed_dim=64"),
     (BottleneckAdapter, dict(embed_dim=64, depth=12), 'depth=12 but the encoder has depth=2'),
     (SAMAdapter, dict(embed_dim=64, depth=2, img_size=1024),
      'img_size=1024 but the encoder has img_size=256'),

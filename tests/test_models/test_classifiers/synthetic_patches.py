@@ -1,7 +1,8 @@
 """Tiny synthetic patches for classifier tests: pink noise, positives carry a dark disc."""
+from typing import List, Tuple
+
 import torch
 from mmseg.structures import SegDataSample
-from typing import List, Tuple
 
 BACKGROUND_BGR = (0.85, 0.70, 0.90)
 BLOB_BGR = (0.50, 0.20, 0.35)

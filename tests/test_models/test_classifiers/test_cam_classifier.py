@@ -1,5 +1,6 @@
-import numpy as np
 import os.path as osp
+
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config

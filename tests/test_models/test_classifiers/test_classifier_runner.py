@@ -1,4 +1,5 @@
 import os.path as osp
+
 import pytest
 import torch
 from mmengine.config import Config

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run the linters (settings in setup.cfg). tools/ is not import-sorted: its
+# scripts import epsam after adjusting sys.path, on purpose.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flake8 epsam tools tests
+isort --check-only --diff epsam tests
