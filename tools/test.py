@@ -27,8 +27,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the directory to save the evaluation metrics')
     parser.add_argument(
         '--out', type=str,
-        help='directory to save the predicted segmentation maps (mmseg evaluators '
-        'that support it write PNGs there)')
+        help="directory for per-image outputs: mmseg's IoUMetric writes predicted maps, "
+        "epsam's PerImageDiceMetric writes per_image.csv")
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value pairs')
@@ -55,8 +55,13 @@ def build_config(args) -> Config:
     if args.out is not None:
         evaluators = cfg.test_evaluator
         for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
-            evaluator['output_dir'] = args.out
-            evaluator['keep_results'] = True
+            kind = str(evaluator.get('type', '')).split('.')[-1]
+            if kind == 'IoUMetric':  # mmseg: predicted maps as PNGs
+                evaluator.update(output_dir=args.out, keep_results=True)
+            elif kind == 'PerImageDiceMetric':  # epsam: Dice/IoU of every image
+                evaluator['per_image_csv'] = osp.join(args.out, 'per_image.csv')
+            else:
+                print(f'warning: --out: {kind} writes no per-image output', file=sys.stderr)
     return cfg
 
 

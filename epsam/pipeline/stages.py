@@ -93,6 +93,15 @@ def sam_tuning_config(ctx: PipelineContext, mask_dir: str) -> Config:
     dataset = cfg.train_dataloader.dataset
     dataset.img_dir = osp.abspath(ctx.image_dir(ctx.cfg.train_split))
     dataset.mask_dir = osp.abspath(mask_dir)
+    if cfg.get('test_dataloader') is not None:
+        # Ready for tools/test.py: CAM-prompted SAM on the test split.
+        split = ctx.cfg.test_split
+        test_set = cfg.test_dataloader.dataset
+        test_set.img_dir = osp.abspath(ctx.image_dir(split))
+        test_set.mask_dir = osp.abspath(ctx.gt_mask_dir(split))
+        for transform in test_set.pipeline:
+            if transform['type'] == 'LoadCamPrompts':
+                transform['cam_dir'] = osp.abspath(osp.join(ctx.stage_dir(CAM_STAGE), split))
     if ctx.uses_pixel_labels_for_selection:
         add_pixel_label_selection(ctx, cfg)
     return cfg

@@ -7,7 +7,7 @@ from mmengine.config import Config
 
 from epsam.datasets.synthetic import generate_camelyon_like
 from epsam.pipeline import EPSAMPipeline, StageLedger
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_tool
 
 CONFIG = (REPO_ROOT / 'configs' / 'epsam' /
           'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py')
@@ -59,6 +59,16 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path):
     assert final['stand_in_sam'] and 'No pixel label' in final['notes']
     markdown = (work_dir / 'stage5_evaluation' / 'results.md').read_text()
     assert 'stand-in' in markdown and '| CAM only' in markdown
+
+    # tools/test.py evaluates a tuned SAM with the classifier's CAM prompts,
+    # from the config the pipeline dumped next to it.
+    tuned = StageLedger(str(work_dir)).record('stage3_sam_tuning_iter0')
+    proc = run_tool(['tools/test.py', work_dir / 'stage3_sam_tuning_iter0' / 'sam_tuning_config.py',
+                     tuned['checkpoint'], '--work-dir', tmp_path / 'test',
+                     '--out', tmp_path / 'test_out'])
+    assert 'Dice' in proc.stdout + proc.stderr
+    per_image = (tmp_path / 'test_out' / 'per_image.csv').read_text().splitlines()
+    assert len(per_image) == 1 + len(list((data_root / 'test' / 'mask').iterdir()))
 
     # Interrupt: forget the last two stages; a rerun redoes only those.
     os.remove(work_dir / 'stage5_evaluation' / 'stage_done.json')
