@@ -87,9 +87,25 @@ def test_bad_images_raise_errors_naming_the_file(tmp_path):
     assert 'not rescale' in str(pytest.raises(PatchFileError, _load, tmp_path / 'deep16.png').value)
 
 
-def test_ignore_empty_returns_none(tmp_path):
-    (tmp_path / 'empty.png').write_bytes(b'')
-    assert LoadPatchImage(ignore_empty=True)(dict(img_path=str(tmp_path / 'empty.png'))) is None
+def test_ignore_empty_returns_none_and_counts_the_named_skip(tmp_path):
+    import logging
+
+    from mmengine.logging import MMLogger
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        (tmp_path / 'empty.png').write_bytes(b'')
+        loader = LoadPatchImage(ignore_empty=True)
+        assert loader(dict(img_path=str(tmp_path / 'empty.png'))) is None
+        assert loader(dict(img_path=str(tmp_path / 'empty.png'))) is None
+    finally:
+        logger.removeHandler(handler)
+    assert loader.skipped == 2
+    messages = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert 'empty.png' in messages[-1] and '2 file(s) skipped' in messages[-1]
 
 
 @pytest.mark.parametrize('value', [255, 1])

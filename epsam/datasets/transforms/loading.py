@@ -1,8 +1,10 @@
 """Loading patch images and masks with checks that name the bad file."""
+import logging
 from typing import Optional
 
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
+from mmengine.logging import print_log
 from mmseg.datasets.transforms import LoadAnnotations
 
 from epsam.registry import TRANSFORMS
@@ -27,7 +29,9 @@ class LoadPatchImage(LoadImageFromFile):
     Args:
         to_float32: Return float32 (values still 0-255) instead of uint8.
         ignore_empty: Return ``None`` for a bad file instead of raising
-            (mmengine then picks another sample in training).
+            (mmengine then picks another sample in training). Every skip is
+            logged as a warning naming the file and the problem, with the
+            running count of skipped files (``skipped`` attribute).
         backend_args: mmengine file backend arguments.
     """
 
@@ -38,13 +42,18 @@ class LoadPatchImage(LoadImageFromFile):
                  backend_args: Optional[dict] = None) -> None:
         super().__init__(to_float32=to_float32, ignore_empty=ignore_empty,
                          backend_args=backend_args)
+        self.skipped = 0
 
     def transform(self, results: dict) -> Optional[dict]:
         """Read ``results['img_path']``."""
         try:
             img = read_patch_image(results['img_path'], self.backend_args)
-        except PatchFileError:
+        except PatchFileError as err:
             if self.ignore_empty:
+                self.skipped += 1
+                print_log(f'LoadPatchImage: skipped {err} (ignore_empty=True; '
+                          f'{self.skipped} file(s) skipped so far by this loader)',
+                          logger='current', level=logging.WARNING)
                 return None
             raise
         if self.to_float32:
