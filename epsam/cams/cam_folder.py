@@ -15,12 +15,11 @@ Layout of ``out_dir`` (see docs/architecture.md, "Stage outputs on disk"):
 Every file is written atomically; nothing holds a time stamp, so the same
 inputs give byte-identical folders.
 """
-import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
-from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json
+from epsam.utils.item_folder import ItemFolder
 
 __all__ = ['MASKED', 'NEGATIVE', 'CAM_STATUSES', 'CamFolder']
 
@@ -31,70 +30,22 @@ NEGATIVE = 'negative'
 CAM_STATUSES = (MASKED, NEGATIVE)
 
 
-class CamFolder:
+class CamFolder(ItemFolder):
     """Reads and writes one CAM output folder.
 
     Args:
         out_dir: The folder (created on first write).
     """
 
-    def __init__(self, out_dir: str) -> None:
-        self.out_dir = os.fspath(out_dir)
+    STATUSES = CAM_STATUSES
 
-    # --- paths ----------------------------------------------------------------
     def cam_path(self, stem: str) -> str:
         """``cams/{stem}.npz``."""
         return osp.join(self.out_dir, 'cams', f'{stem}.npz')
 
-    def mask_path(self, stem: str) -> str:
-        """``masks/{stem}.png``."""
-        return osp.join(self.out_dir, 'masks', f'{stem}.png')
-
-    def record_path(self, stem: str) -> str:
-        """``records/{stem}.json``."""
-        return osp.join(self.out_dir, 'records', f'{stem}.json')
-
     def vis_path(self, stem: str) -> str:
         """``vis/{stem}.png`` (picture grid)."""
         return osp.join(self.out_dir, 'vis', f'{stem}.png')
-
-    @property
-    def summary_path(self) -> str:
-        """``summary.json``."""
-        return osp.join(self.out_dir, 'summary.json')
-
-    # --- settings -------------------------------------------------------------
-    def check_settings(self, settings: Dict) -> None:
-        """Write ``settings.json``, or check that an existing one holds the same settings.
-
-        Raises:
-            ValueError: the folder was produced with other settings.
-        """
-        path = osp.join(self.out_dir, 'settings.json')
-        settings = json.loads(json.dumps(settings, sort_keys=True))
-        if osp.isfile(path):
-            with open(path, encoding='utf-8') as stream:
-                old = json.load(stream)
-            if old != settings:
-                changed = sorted(key for key in set(old) | set(settings)
-                                 if old.get(key) != settings.get(key))
-                raise ValueError(f'{path}: this folder was produced with other settings '
-                                 f'(differing: {changed}); use a new output folder or delete '
-                                 'this one')
-            return
-        atomic_write_json(path, settings)
-
-    # --- records --------------------------------------------------------------
-    def read_record(self, stem: str) -> Optional[Dict]:
-        """The item's record, or ``None`` when absent or unreadable (then it is redone)."""
-        try:
-            with open(self.record_path(stem), encoding='utf-8') as stream:
-                record = json.load(stream)
-        except (OSError, ValueError):
-            return None
-        if not isinstance(record, dict) or record.get('status') not in CAM_STATUSES:
-            return None
-        return record
 
     def is_done(self, stem: str) -> bool:
         """True when the item has a record and, if masked, its npz and png exist."""
@@ -106,18 +57,11 @@ class CamFolder:
 
     def write_record(self, record: Dict) -> None:
         """Write an item's record (after its files); a negative item's stale files are removed."""
-        stem, status = record['stem'], record['status']
-        if status not in CAM_STATUSES:
-            raise ValueError(f'record status must be one of {CAM_STATUSES}, got {status!r}')
-        if status == NEGATIVE:
-            for path in (self.cam_path(stem), self.mask_path(stem)):
+        if record['status'] == NEGATIVE:
+            for path in (self.cam_path(record['stem']), self.mask_path(record['stem'])):
                 if osp.isfile(path):
                     os.remove(path)
-        atomic_write_json(self.record_path(stem), record)
-
-    def missing(self, stems: Sequence[str]) -> List[str]:
-        """The stems that are not finished yet."""
-        return [stem for stem in stems if not self.is_done(stem)]
+        super().write_record(record)
 
     # --- summary --------------------------------------------------------------
     def summarise(self, stems: Sequence[str], images: int,
@@ -156,7 +100,5 @@ class CamFolder:
                        empty_cams=sum(bool(r['empty_cam']) for r in masked),
                        empty_masks=sum(bool(r['empty_mask']) for r in masked),
                        **(extra or {}))
-        lines = ''.join(json.dumps(r, sort_keys=True, ensure_ascii=False) + '\n' for r in records)
-        atomic_write_bytes(osp.join(self.out_dir, 'records.jsonl'), lines.encode('utf-8'))
-        atomic_write_json(self.summary_path, summary)
+        self.write_summary(records, summary)
         return summary

@@ -14,14 +14,13 @@ Layout of ``out_dir`` (see docs/architecture.md, "Stage outputs on disk"):
 Every file is written atomically; nothing holds a time stamp, so the same
 inputs give byte-identical folders.
 """
-import json
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json
+from epsam.utils.item_folder import ItemFolder
 
 from .cam_store import save_label_png
 
@@ -39,60 +38,14 @@ STATUSES = (KEPT, REJECTED, EMPTY_PROMPTS, ERROR)
 COUNT_KEYS = {KEPT: 'kept', REJECTED: 'rejected', EMPTY_PROMPTS: 'empty_prompts', ERROR: 'errors'}
 
 
-class PseudoLabelFolder:
+class PseudoLabelFolder(ItemFolder):
     """Reads and writes one pseudo-label output folder.
 
     Args:
         out_dir: The folder (created on first write).
     """
 
-    def __init__(self, out_dir: str) -> None:
-        self.out_dir = os.fspath(out_dir)
-
-    # --- paths ----------------------------------------------------------------
-    def mask_path(self, stem: str) -> str:
-        """``masks/{stem}.png``."""
-        return osp.join(self.out_dir, 'masks', f'{stem}.png')
-
-    def record_path(self, stem: str) -> str:
-        """``records/{stem}.json``."""
-        return osp.join(self.out_dir, 'records', f'{stem}.json')
-
-    @property
-    def summary_path(self) -> str:
-        """``summary.json``."""
-        return osp.join(self.out_dir, 'summary.json')
-
-    # --- settings -------------------------------------------------------------
-    def check_settings(self, settings: Dict) -> None:
-        """Write ``settings.json``, or check that an existing one holds the same settings.
-
-        Raises:
-            ValueError: the folder was produced with other settings.
-        """
-        path = osp.join(self.out_dir, 'settings.json')
-        settings = json.loads(json.dumps(settings, sort_keys=True))
-        if osp.isfile(path):
-            with open(path, encoding='utf-8') as stream:
-                old = json.load(stream)
-            if old != settings:
-                changed = sorted(k for k in set(old) | set(settings)
-                                 if old.get(k) != settings.get(k))
-                raise ValueError(
-                    f'{path}: this folder was produced with other settings (differing: '
-                    f'{changed}); use a new output folder or delete this one')
-            return
-        atomic_write_json(path, settings)
-
-    # --- records --------------------------------------------------------------
-    def read_record(self, stem: str) -> Optional[Dict]:
-        """The item's record, or ``None`` when absent or unreadable (then it is redone)."""
-        try:
-            with open(self.record_path(stem), encoding='utf-8') as stream:
-                record = json.load(stream)
-        except (OSError, ValueError):
-            return None
-        return record if isinstance(record, dict) and record.get('status') in STATUSES else None
+    STATUSES = STATUSES
 
     def is_done(self, stem: str) -> bool:
         """True when the item has a final record (not an error) and its kept mask exists."""
@@ -120,7 +73,7 @@ class PseudoLabelFolder:
             save_label_png(self.mask_path(stem), np.asarray(mask).astype(np.uint8))
         elif osp.isfile(self.mask_path(stem)):
             os.remove(self.mask_path(stem))
-        atomic_write_json(self.record_path(stem), record)
+        self.write_record(record)
 
     def missing(self, stems: Sequence[str]) -> List[str]:
         """The stems that have no record yet (error records count as present)."""
@@ -146,10 +99,7 @@ class PseudoLabelFolder:
                 has not finished).
         """
         if stems is None:
-            folder = osp.join(self.out_dir, 'records')
-            names = os.listdir(folder) if osp.isdir(folder) else []
-            stems = [name[:-5] for name in names
-                     if name.endswith('.json') and not name.startswith('.')]
+            stems = self.recorded_stems()
         records = []
         for stem in sorted(set(stems)):
             record = self.read_record(stem)
@@ -164,7 +114,5 @@ class PseudoLabelFolder:
                        error_items={r['stem']: r.get('message', '') for r in records
                                     if r['status'] == ERROR},
                        **(extra or {}))
-        lines = ''.join(json.dumps(r, sort_keys=True, ensure_ascii=False) + '\n' for r in records)
-        atomic_write_bytes(osp.join(self.out_dir, 'records.jsonl'), lines.encode('utf-8'))
-        atomic_write_json(self.summary_path, summary)
+        self.write_summary(records, summary)
         return summary
