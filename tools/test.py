@@ -6,17 +6,17 @@ Example::
     python tools/test.py CONFIG CHECKPOINT --out work_dirs/eval/preds
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.engine.config_utils import (apply_launcher, init_cpu_distributed,  # noqa: E402
+from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
+                                       export_local_rank, init_cpu_distributed,
                                        resolve_work_dir)
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 
@@ -29,16 +29,9 @@ def parse_args(argv=None):
         '--out', type=str,
         help="directory for per-image outputs: mmseg's IoUMetric writes predicted maps, "
         "epsam's PerImageDiceMetric writes per_image.csv")
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value pairs')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launch_arguments(parser)
     args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    export_local_rank(args)
     return args
 
 

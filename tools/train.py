@@ -7,19 +7,19 @@ Example::
     torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.engine.config_utils import (apply_launcher, enable_amp,  # noqa: E402
-                                       ensure_nan_guard_hook, ensure_safe_checkpoint_hook,
+from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
+                                       enable_amp, ensure_nan_guard_hook,
+                                       ensure_safe_checkpoint_hook, export_local_rank,
                                        init_cpu_distributed, resolve_work_dir)
 from epsam.engine.hooks import NonFiniteLossError, NonFiniteWeightsError  # noqa: E402
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 
@@ -33,18 +33,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value pairs, e.g. '
-        'train_cfg.max_epochs=2 "model.backbone.depth=18"')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launch_arguments(parser)
     args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    export_local_rank(args)
     return args
 
 

@@ -105,3 +105,23 @@ def resolve_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> 
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
     return cfg
+
+
+def add_launch_arguments(parser) -> None:
+    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as mmseg's tools take them."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs, e.g. '
+        'train_cfg.max_epochs=2 "model.backbone.depth=18"')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def export_local_rank(args) -> None:
+    """Set ``LOCAL_RANK`` from ``--local-rank`` when the launcher did not."""
+    import os
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))

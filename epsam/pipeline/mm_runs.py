@@ -1,4 +1,5 @@
 """Run mmengine trainings in-process for pipeline stages (classifier, SAM tuning)."""
+import os
 import os.path as osp
 import time
 from typing import Optional
@@ -39,15 +40,10 @@ def train_in_work_dir(cfg: Config, work_dir: str, name: str) -> str:
     cfg.load_from = None
     runner = Runner.from_cfg(cfg)
     runner.train()
-    best = sorted(p for p in _list(work_dir) if p.startswith('best_') and p.endswith('.pth'))
+    best = sorted(p for p in os.listdir(work_dir) if p.startswith('best_') and p.endswith('.pth'))
     if best:
         return osp.join(work_dir, best[-1])
     latest = find_latest_checkpoint(work_dir)
     if latest is None:
         raise RuntimeError(f'training in {work_dir} finished without writing a checkpoint')
     return latest
-
-
-def _list(folder: str):
-    import os
-    return os.listdir(folder) if osp.isdir(folder) else []

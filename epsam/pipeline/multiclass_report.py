@@ -1,15 +1,15 @@
 """The multi-class pipeline's outputs: table, ``results.md``/``.json``, ``final_metrics.json``."""
-import copy
 import os.path as osp
 import resource
 import sys
 from typing import Dict, List, Optional
 
-from prettytable import PrettyTable, TableStyle
+from prettytable import PrettyTable
 
-from epsam.utils.atomic_io import atomic_write_json, atomic_write_text
+from epsam.utils.atomic_io import atomic_write_json
 
 from .context import PipelineContext
+from .report import write_record_files
 
 LABEL_NOTES = {
     'filename': 'test image labels: weak labels in the file names',
@@ -71,12 +71,8 @@ def write_class_results(ctx: PipelineContext, record: Dict, out_dir: str,
     the harness's format (:mod:`epsam.benchmarking.harness`).
     """
     table = results_table(record)
-    markdown = ['# Multi-class WSSS pipeline results', ''] + [f'- {n}' for n in notes(record)]
-    markdown_table = copy.deepcopy(table)
-    markdown_table.set_style(TableStyle.MARKDOWN)
-    markdown += ['', markdown_table.get_string(), '']
-    atomic_write_text(osp.join(out_dir, 'results.md'), '\n'.join(markdown))
-    atomic_write_json(osp.join(out_dir, 'results.json'), record)
+    write_record_files(out_dir, 'Multi-class WSSS pipeline results', notes(record), table,
+                       record)
     final_method = record['rows'][-1]['method']
     final = [row for row in record['rows'] if row['method'] == final_method]
     text = ' '.join(notes(record) + [f'Final method: {final_method}.',

@@ -33,7 +33,8 @@ from .context import PipelineContext
 from .mm_runs import train_in_work_dir
 from .multiclass_labelling import ClassMapLabeller, class_items_from_cam_dir
 from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config, load_tuned_sam,
-                     pseudo_label_stage, sam_embedding_cache, sam_tuning_config, sam_tuning_stage)
+                     pseudo_label_stage, sam_embedding_cache, sam_tuning_config, sam_tuning_stage,
+                     train_classifier)
 
 #: ``split_labels`` value -> (dataset ``label_from``, ``generate_cams`` label_source).
 LABEL_MODES = {'filename': ('filename', 'label'), 'mask': ('mask', 'label'),
@@ -86,11 +87,7 @@ def train_or_reuse_classifier(ctx: PipelineContext) -> Dict:
         return dict(checkpoint=osp.abspath(given), seconds=seconds,
                     selection=f'reused checkpoint {given} (classifier.checkpoint; seconds = '
                     'its original training time)')
-    start = time.time()
-    checkpoint = train_in_work_dir(classifier_config(ctx), ctx.stage_dir(CLASSIFIER_STAGE),
-                                   CLASSIFIER_STAGE)
-    return dict(checkpoint=checkpoint, seconds=time.time() - start,
-                selection='patch labels only (cls/f1 on val) or last epoch')
+    return train_classifier(ctx)
 
 
 # --- step 2 -----------------------------------------------------------------------

@@ -37,15 +37,21 @@ def notes(record: Dict) -> List[str]:
     return lines
 
 
-def write_results(ctx: PipelineContext, record: Dict, out_dir: str) -> str:
-    """``results.md``, ``results.json`` and the harness's ``final_metrics.json``."""
-    table = results_table(record)
-    markdown = ['# EP-SAM pipeline results', ''] + [f'- {line}' for line in notes(record)]
+def write_record_files(out_dir: str, title: str, lines: List[str], table: PrettyTable,
+                       record: Dict) -> None:
+    """``results.md`` (title, notes, the table as Markdown) and ``results.json``."""
     markdown_table = copy.deepcopy(table)
     markdown_table.set_style(TableStyle.MARKDOWN)
+    markdown = [f'# {title}', ''] + [f'- {line}' for line in lines]
     markdown += ['', markdown_table.get_string(), '']
     atomic_write_text(osp.join(out_dir, 'results.md'), '\n'.join(markdown))
     atomic_write_json(osp.join(out_dir, 'results.json'), record)
+
+
+def write_results(ctx: PipelineContext, record: Dict, out_dir: str) -> str:
+    """``results.md``, ``results.json`` and the harness's ``final_metrics.json``."""
+    table = results_table(record)
+    write_record_files(out_dir, 'EP-SAM pipeline results', notes(record), table, record)
     final = record['rows'][-1]
     atomic_write_json(osp.join(ctx.work_dir, 'final_metrics.json'), dict(
         method=ctx.cfg.get('method_name', 'EP-SAM'), dataset=ctx.cfg.get('dataset_name', ''),

@@ -126,14 +126,13 @@ class EPSAMPipeline:
         pseudo_dir: Optional[str] = None
         if last > 0:
             pseudo_dir = osp.join(ctx.stage_dir(stages.pseudo_label_stage(last)), 'masks')
+        from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
+        sam = stages.load_tuned_sam(ctx, final_checkpoint)
+        predictor = BatchedSamPredictor(sam, ctx.cfg.evaluation.prompt, device=ctx.device,
+                                        cache=stages.sam_embedding_cache(ctx, sam),
+                                        seed=ctx.cfg.evaluation.get('seed', 0))
         paths = []
         for split, pseudo in ((ctx.cfg.train_split, pseudo_dir), (ctx.cfg.test_split, None)):
-            from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
-            sam = stages.load_tuned_sam(ctx, final_checkpoint)
-            predictor = BatchedSamPredictor(sam, ctx.cfg.evaluation.prompt,
-                                            device=ctx.device,
-                                            cache=stages.sam_embedding_cache(ctx, sam),
-                                            seed=ctx.cfg.evaluation.get('seed', 0))
             items = evaluation_items(ctx, split)[:count]
             predictions = list(predictor.predict(items))
             paths.append(write_picture_grids(ctx, split, pseudo, predictions,
