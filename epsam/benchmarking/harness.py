@@ -41,6 +41,8 @@ _OPTIONAL_NUMBERS = ('train_time_s', 'peak_memory_bytes', 'trainable_params')
 _SUMMARY_METRICS = ('mIoU', 'FwIoU')
 # A row needs one of these: mIoU (multi-class), IoU / Dice (binary foreground).
 _HEADLINE_METRICS = ('mIoU', 'IoU', 'Dice')
+#: Protocol of rows from ``PerImageDiceMetric`` (EP-SAM's binary protocol).
+PER_IMAGE_PROTOCOL = 'per-image foreground Dice/IoU'
 
 
 class BenchmarkFileError(ValueError):
@@ -187,8 +189,9 @@ def load_mmseg_test_metrics(work_dir: str, *, method: Optional[str] = None,
     """Rows from the metrics json of a ``tools/test.py`` work dir.
 
     Keys ``{protocol}/{metric}`` give one row per protocol; unprefixed keys
-    (mmseg's ``IoUMetric``) give a row with protocol ``'mmseg'``. ``mDice``
-    becomes ``Dice``.
+    give a row with protocol ``'mmseg'`` (mmseg's ``IoUMetric``: ``mIoU``
+    ...; ``mDice`` becomes ``Dice``) or :data:`PER_IMAGE_PROTOCOL`
+    (``PerImageDiceMetric``: binary foreground ``Dice`` and ``IoU``).
 
     Args:
         work_dir: The ``--work-dir`` of ``tools/test.py``.
@@ -217,12 +220,16 @@ def load_mmseg_test_metrics(work_dir: str, *, method: Optional[str] = None,
             continue
         name = 'Dice' if name == 'mDice' else name
         grouped.setdefault(protocol or 'mmseg', {})[name] = _check_number(value, key, path)
+    if 'Dice' in data and 'IoU' in data and 'mIoU' not in data:
+        grouped[PER_IMAGE_PROTOCOL] = {name: _check_number(data[name], name, path)
+                                       for name in ('Dice', 'IoU')}
     rows = [BenchmarkRow(method=method, dataset=canonical_dataset(dataset), protocol=protocol,
                          metrics=metrics, origin=path)
-            for protocol, metrics in grouped.items() if metrics.get('mIoU') is not None]
+            for protocol, metrics in grouped.items()
+            if any(metrics.get(key) is not None for key in _HEADLINE_METRICS)]
     if not rows:
-        raise BenchmarkFileError(path, 'holds no mIoU (expected keys like '
-                                 '"exclude_background/mIoU")')
+        raise BenchmarkFileError(path, 'holds no mIoU and no binary Dice/IoU (expected keys '
+                                 'like "exclude_background/mIoU", or "Dice" and "IoU")')
     return rows
 
 

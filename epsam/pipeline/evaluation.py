@@ -18,7 +18,7 @@ from epsam.pseudo_labels.cam_store import load_label_png
 from epsam.pseudo_labels.items import PseudoLabelItem, items_from_cam_dir
 
 from .context import PipelineContext
-from .stages import CAM_STAGE, load_tuned_sam, sam_embedding_cache
+from .stages import CAM_STAGE, load_inference_sam
 
 PROTOCOL = 'per-image foreground Dice/IoU (smooth 1e-3), mean over positive patches'
 
@@ -50,11 +50,11 @@ def sam_masks(ctx: PipelineContext, checkpoint: Optional[str],
               items: Sequence[PseudoLabelItem]) -> Tuple[Dict[str, Optional[np.ndarray]], float]:
     """CAM-prompted SAM masks (no selection) and the seconds they took."""
     start = time.time()
-    sam = load_tuned_sam(ctx, checkpoint)
+    sam, embedder = load_inference_sam(ctx, checkpoint)
     section = ctx.cfg.evaluation
     generator = PseudoLabelGenerator(
         sam, section.prompt, dict(type='KeepAllSelector'), device=ctx.device,
-        batch_size=section.get('batch_size', 4), cache=sam_embedding_cache(ctx, sam),
+        batch_size=section.get('batch_size', 4), cache=embedder,
         seed=section.get('seed', 0), progress=False)
     return generator.predict_masks(items), time.time() - start
 

@@ -104,7 +104,8 @@ class ClassMapLabeller:
             prior); see :data:`DEFAULT_MERGE` and ``merge_class_masks``.
         batch_size: Images per encoder pass.
         device: Where SAM runs.
-        cache: Optional SAM embedding cache.
+        cache: Optional source of image embeddings (an embedding cache, or an
+            ``AdaptedSamEmbedder`` for an adapter-tuned SAM).
         seed: Base seed of the prompt generators.
         ignore_index: Class-map value of undecided pixels.
     """

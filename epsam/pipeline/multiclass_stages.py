@@ -32,9 +32,8 @@ from epsam.utils.atomic_io import atomic_write_json
 from .context import PipelineContext
 from .mm_runs import train_in_work_dir
 from .multiclass_labelling import ClassMapLabeller, class_items_from_cam_dir
-from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config, load_tuned_sam,
-                     pseudo_label_stage, sam_embedding_cache, sam_tuning_config, sam_tuning_stage,
-                     train_classifier)
+from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config, load_inference_sam,
+                     pseudo_label_stage, sam_tuning_config, sam_tuning_stage, train_classifier)
 
 #: ``split_labels`` value -> (dataset ``label_from``, ``generate_cams`` label_source).
 LABEL_MODES = {'filename': ('filename', 'label'), 'mask': ('mask', 'label'),
@@ -199,12 +198,12 @@ def tune_sam_on_class_maps(ctx: PipelineContext, iteration: int, class_map_dir: 
 def build_labeller(ctx: PipelineContext, checkpoint: Optional[str], section: dict,
                    selector: dict) -> ClassMapLabeller:
     """A :class:`ClassMapLabeller` over the SAM of ``checkpoint`` (original if None)."""
-    sam = load_tuned_sam(ctx, checkpoint)
+    sam, embedder = load_inference_sam(ctx, checkpoint)
     return ClassMapLabeller(
         sam, section['prompt'], selector,
         background_index=dataset_metainfo(ctx)['background_index'],
         merge=ctx.cfg.get('class_merge'), batch_size=section.get('batch_size', 4),
-        device=ctx.device, cache=sam_embedding_cache(ctx, sam), seed=section.get('seed', 0))
+        device=ctx.device, cache=embedder, seed=section.get('seed', 0))
 
 
 def make_class_pseudo_labels(ctx: PipelineContext, iteration: int,

@@ -127,9 +127,9 @@ class EPSAMPipeline:
         if last > 0:
             pseudo_dir = osp.join(ctx.stage_dir(stages.pseudo_label_stage(last)), 'masks')
         from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
-        sam = stages.load_tuned_sam(ctx, final_checkpoint)
+        sam, embedder = stages.load_inference_sam(ctx, final_checkpoint)
         predictor = BatchedSamPredictor(sam, ctx.cfg.evaluation.prompt, device=ctx.device,
-                                        cache=stages.sam_embedding_cache(ctx, sam),
+                                        cache=embedder,
                                         seed=ctx.cfg.evaluation.get('seed', 0))
         paths = []
         for split, pseudo in ((ctx.cfg.train_split, pseudo_dir), (ctx.cfg.test_split, None)):

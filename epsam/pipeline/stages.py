@@ -6,7 +6,7 @@ pipeline stores as the stage's ``stage_done.json``.
 """
 import os.path as osp
 import time
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 import torch
 from mmengine.config import Config
@@ -14,6 +14,8 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from epsam.models.adapters import adapter_supports_cached_embeddings
+from epsam.models.sam import AdaptedSamEmbedder, SamEmbeddingCache, SamInputTransform
 from epsam.registry import DATASETS, MODELS
 
 from .context import PipelineContext
@@ -88,7 +90,8 @@ def sam_tuning_config(ctx: PipelineContext, mask_dir: str) -> Config:
     section = ctx.cfg.sam_tuning
     cfg = load_stage_config(section.config, section.get('cfg_options'))
     cfg.model.sam = ctx.sam_cfg
-    if ctx.embedding_cache_dir is not None:
+    if (ctx.embedding_cache_dir is not None
+            and adapter_supports_cached_embeddings(cfg.model.get('adapter'))):
         cfg.model.embedding_cache = dict(cache_dir=ctx.embedding_cache_dir)
     dataset = cfg.train_dataloader.dataset
     dataset.img_dir = osp.abspath(ctx.image_dir(ctx.cfg.train_split))
@@ -149,12 +152,36 @@ def tune_sam(ctx: PipelineContext, iteration: int, mask_dir: str) -> Dict:
                 selection=selection)
 
 
-def load_tuned_sam(ctx: PipelineContext, checkpoint: Optional[str]) -> torch.nn.Module:
-    """The SAM inside a tuning model, with ``checkpoint``'s weights (original if None)."""
+class InferenceSam(NamedTuple):
+    """A SAM ready for prompted inference, and where its image embeddings come from.
+
+    Args:
+        sam: ``segment_anything``'s SAM (eval mode, on the pipeline's device);
+            its prompt encoder and mask decoder decode the prompts.
+        embedder: What ``BatchedSamPredictor`` takes as ``cache``: the shared
+            embedding cache (SAM without adapter), an
+            :class:`~epsam.models.sam.AdaptedSamEmbedder` (adapter-tuned SAM),
+            or ``None`` (encode directly with ``sam.image_encoder``).
+    """
+
+    sam: torch.nn.Module
+    embedder: Optional[object]
+
+
+def load_inference_sam(ctx: PipelineContext, checkpoint: Optional[str]) -> InferenceSam:
+    """The SAM of a tuning checkpoint, with its adapter, ready for prompted inference.
+
+    Args:
+        ctx: The pipeline context (SAM settings, tuning config, device).
+        checkpoint: A SAM tuning checkpoint, or ``None`` for the original
+            SAM, which has no adapter whatever the tuning config says.
+    """
     cfg = load_stage_config(ctx.cfg.sam_tuning.config, ctx.cfg.sam_tuning.get('cfg_options'))
     model_cfg = cfg.model.copy()
     model_cfg.sam = ctx.sam_cfg
     model_cfg.pop('embedding_cache', None)
+    if checkpoint is None:
+        model_cfg.pop('adapter', None)
     # Seed as the tuning runs do (mmengine seeds before building the model), so
     # a randomly initialised stand-in SAM here is the one tuning starts from.
     seed = cfg.get('randomness', {}).get('seed', 0)
@@ -163,18 +190,19 @@ def load_tuned_sam(ctx: PipelineContext, checkpoint: Optional[str]) -> torch.nn.
         model = MODELS.build(model_cfg)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
-    if model.adapter is not None:
-        raise NotImplementedError(
-            f'pseudo-labelling with {type(model.adapter).__name__} is not supported yet; '
-            'the pipeline tunes the mask decoder only')
-    return model.sam.eval().to(ctx.device)
+    model.eval().to(ctx.device)
+    if model.adapter is None:
+        return InferenceSam(model.sam, sam_embedding_cache(ctx, model.sam))
+    if model.adapter.supports_cached_embeddings:
+        # CAD fused after the neck: the frozen encoder's part comes from the shared cache.
+        model.embedding_cache = sam_embedding_cache(ctx, model.sam)
+    return InferenceSam(model.sam, AdaptedSamEmbedder(model))
 
 
 def sam_embedding_cache(ctx: PipelineContext, sam: torch.nn.Module):
     """The shared embedding cache for ``sam``'s (frozen) encoder, or ``None``."""
     if ctx.embedding_cache_dir is None:
         return None
-    from epsam.models.sam import SamEmbeddingCache, SamInputTransform
     return SamEmbeddingCache(ctx.embedding_cache_dir, sam.image_encoder,
                              input_transform=SamInputTransform.from_sam(sam),
                              encoder_tag=sam.variant.name)
@@ -186,11 +214,11 @@ def make_pseudo_labels(ctx: PipelineContext, iteration: int, sam_checkpoint: str
     from epsam.pseudo_labels.items import items_from_cam_dir
     start = time.time()
     stage = pseudo_label_stage(iteration)
-    sam = load_tuned_sam(ctx, sam_checkpoint)
+    sam, embedder = load_inference_sam(ctx, sam_checkpoint)
     section = ctx.cfg.pseudo_labels
     generator = PseudoLabelGenerator(
         sam, section.prompt, section.selector, batch_size=section.get('batch_size', 4),
-        device=ctx.device, cache=sam_embedding_cache(ctx, sam), seed=section.get('seed', 0))
+        device=ctx.device, cache=embedder, seed=section.get('seed', 0))
     items = items_from_cam_dir(ctx.image_dir(ctx.cfg.train_split),
                                osp.join(ctx.stage_dir(CAM_STAGE), ctx.cfg.train_split))
     report = generator.run(items, ctx.stage_dir(stage))

@@ -109,8 +109,11 @@ class PseudoLabelGenerator:
             ``IDSSelector`` with threshold 0.9).
         batch_size: Images per encoder forward pass.
         device: Where SAM runs.
-        cache: Optional SAM embedding cache (``get_or_compute`` API); without
-            it images are encoded directly under ``torch.no_grad``.
+        cache: Optional source of image embeddings with the ``get_or_compute``
+            API: a SAM embedding cache, or an
+            :class:`~epsam.models.sam.AdaptedSamEmbedder` for an
+            adapter-tuned SAM. Without it images are encoded directly with
+            ``sam.image_encoder`` under ``torch.no_grad``.
         seed: Base seed; item ``stem`` draws its prompts from ``(seed, stem)``.
         multimask_output: Use SAM's best-of-three mask (EP-SAM: False).
         cam_channel: CAM channel to prompt from (index into ``cls_classes``).
@@ -150,6 +153,9 @@ class PseudoLabelGenerator:
         """What determines the output; stored as ``settings.json`` and checked on reruns."""
         if self._fingerprint is None:
             self._fingerprint = sam_fingerprint(self.predictor.sam)
+            adapter = getattr(self.predictor.cache, 'adapter', None)
+            if adapter is not None:  # an adapter-tuned SAM (AdaptedSamEmbedder)
+                self._fingerprint += f'+{type(adapter).__name__}:{sam_fingerprint(adapter)}'
         p = self.predictor
         return dict(prompt_generator=repr(p.prompt_generator), selector=repr(self.selector),
                     seed=p.seed, multimask_output=p.multimask_output,

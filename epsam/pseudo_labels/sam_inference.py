@@ -71,8 +71,11 @@ class BatchedSamPredictor:
             called as ``gen(cam (H, W) [0, 1], cam_mask (H, W) bool, rng)``.
         batch_size: Images per encoder forward pass.
         device: Where SAM runs.
-        cache: Optional embedding cache with ``get_or_compute(images, device=)``
-            (:class:`~epsam.models.sam.embedding_cache.SamEmbeddingCache`).
+        cache: Optional source of image embeddings with
+            ``get_or_compute(images, device=)``: an embedding cache
+            (:class:`~epsam.models.sam.SamEmbeddingCache`), or an
+            :class:`~epsam.models.sam.AdaptedSamEmbedder` for a SAM tuned
+            with an adapter (the adapter must be in the embedding path).
         seed: Base seed of the per-item prompt generators.
         multimask_output: Decode SAM's three candidates per prompt set and keep
             the one with the highest predicted IoU.

@@ -10,10 +10,12 @@ from mmengine.structures import BaseDataElement
 from epsam.registry import DATASETS, TRANSFORMS
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_', 'datasets')
-# Patch-dataset configs; sam_masks.py (SAM tuning targets, folders set by the
-# pipeline) is exercised by tests/test_pipeline and tests/test_configs.
+# Patch-dataset configs (weakly supervised). The SAM tuning data, sam_*.py
+# (pseudo-label targets whose folders the pipeline sets, and CAD's fully
+# supervised full-box setting), are exercised by tests/test_pipeline and
+# tests/test_configs.
 CONFIGS = sorted(p for p in glob.glob(osp.join(CONFIG_DIR, '*.py'))
-                 if osp.basename(p) != 'sam_masks.py')
+                 if not osp.basename(p).startswith('sam_'))
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 EXPECTED = {'camelyon16_patches.py', 'camelyon17_patches.py', 'bcss_wsss.py',
             'luad_histoseg.py', 'wsss4luad.py', 'synthetic_camelyon.py', 'synthetic_bcss.py'}

@@ -19,7 +19,7 @@ from epsam.datasets.synthetic import generate_camelyon_like
 from tests.conftest import REPO_ROOT
 
 TOOL = REPO_ROOT / 'tools' / 'benchmarks' / 'protocol_encoder_passes.py'
-SAM_EPOCHS = 25
+SAM_EPOCHS = 10
 AUGMENTED_VERSIONS = 8  # the dihedral group of the square
 
 
@@ -69,11 +69,13 @@ def test_cache_encodes_far_less_and_changes_no_output(tmp_path):
     # ... and at most 8 versions per training image, 2 encoders per test image.
     bound = AUGMENTED_VERSIONS * train_masks + 2 * test_masks
     assert on['passes']['total'] <= bound
-    # Hence the ratio: >= 25 * (N + K) / (8 N + 2 T) ~ 5 here.
+    # Hence the ratio: >= SAM_EPOCHS * (N + K) / (8 N + 2 T), about 2 here
+    # (the benchmark tool's 20 epochs and 32 patches give 10x).
     ratio = off['passes']['total'] / on['passes']['total']
     print(f"encoder images: {off['passes']['total']} without cache, {on['passes']['total']} "
           f'with ({entries} cache entries; bound {bound}): {ratio:.1f}x fewer')
-    assert ratio >= 5
+    assert ratio >= SAM_EPOCHS * (train_masks + pseudo) / bound
+    assert ratio >= 2
 
     # (b) The same pseudo-labels, byte for byte, and the same selector scores.
     labels = tool.compare_pseudo_labels(off_dir, on_dir, iterations=1)

@@ -86,8 +86,8 @@ def test_multiclass_config_matches_its_classifier(path):
         assert (REPO_ROOT / cfg.sam_tuning.config).is_file()
 
 
-def tiny_multiclass_config(data_root) -> Config:
-    cfg = Config.fromfile(str(CONFIG))
+def tiny_multiclass_config(data_root, config=CONFIG) -> Config:
+    cfg = Config.fromfile(str(config))
     cfg.data_root = str(data_root)
     cfg.classifier.config = str(REPO_ROOT / cfg.classifier.config)
     cfg.classifier.cfg_options = {'train_cfg.max_epochs': 2, 'train_cfg.val_interval': 2,
@@ -148,3 +148,20 @@ def test_multiclass_pipeline_end_to_end(tmp_path):
     assert sorted(row.protocol for row in rows) == ['exclude_background', 'full_matrix']
     assert all(row.stand_in_sam and row.trainable_params > 0 for row in rows)
     assert all(set(row.metrics) >= {'mIoU', 'FwIoU', 'Dice', 'IoU.TUM'} for row in rows)
+
+
+@pytest.mark.slow
+def test_multiclass_pipeline_with_an_in_encoder_adapter(tmp_path):
+    """LoRA as the tuning step: its class maps come from the LoRA-adapted encoder."""
+    torch.manual_seed(0)
+    generate_bcss_like(str(tmp_path / 'data'), num_train=8, num_val=2, num_test=4,
+                       patch_size=64, seed=3)
+    work_dir = tmp_path / 'work'
+    config = str(CONFIG).replace('sam-tiny-decoder', 'sam-tiny-lora')
+    cfg = tiny_multiclass_config(tmp_path / 'data', config)
+    assert 'LoRA' in cfg.method_name
+    EPSAMPipeline(cfg, str(work_dir)).run()
+    rows = load_final_metrics(str(work_dir / 'final_metrics.json'))
+    assert sorted(row.protocol for row in rows) == ['exclude_background', 'full_matrix']
+    # LoRA's trainable parameters are counted with the decoder's.
+    assert all(row.trainable_params > 40608 for row in rows)

@@ -1,4 +1,5 @@
 """The EP-SAM pipeline end to end on tiny synthetic data, and its resume behaviour."""
+import importlib.util
 import json
 import os
 
@@ -7,14 +8,15 @@ from mmengine.config import Config
 
 from epsam.datasets.synthetic import generate_camelyon_like
 from epsam.pipeline import EPSAMPipeline, StageLedger
+from epsam.pipeline.context import PipelineContext
 from tests.conftest import REPO_ROOT, run_tool
 
 CONFIG = (REPO_ROOT / 'configs' / 'epsam' /
           'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py')
 
 
-def tiny_pipeline_config(data_root) -> Config:
-    cfg = Config.fromfile(str(CONFIG))
+def tiny_pipeline_config(data_root, config=CONFIG) -> Config:
+    cfg = Config.fromfile(str(config))
     cfg.data_root = str(data_root)
     cfg.classifier.config = str(REPO_ROOT / cfg.classifier.config)
     cfg.classifier.cfg_options = {'train_cfg.max_epochs': 2, 'train_cfg.val_interval': 2,
@@ -82,3 +84,31 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path):
     assert 'stage1_classifier: done earlier, skipped' in log
     assert 'stage3_sam_tuning_iter0: done earlier, skipped' in log
     assert log.count('stage4_pseudo_labels_iter1: running') == 2
+
+
+@pytest.mark.slow
+def test_pipeline_tunes_and_pseudo_labels_with_an_adapter(tmp_path):
+    """CAD as the tuning step: pseudo-labels and evaluation run through the adapter."""
+    data_root = tmp_path / 'data'
+    generate_camelyon_like(str(data_root), num_train=12, num_val=2, num_test=6,
+                           patch_size=64, seed=2)
+    work_dir = tmp_path / 'work'
+    config = str(CONFIG).replace('sam-tiny-decoder', 'sam-tiny-cad')
+    result = EPSAMPipeline(tiny_pipeline_config(data_root, config), str(work_dir)).run()
+
+    assert [row['method'] for row in result['rows']][:2] == [
+        'CAM only (initial masks)', 'SAM + CAM prompts, untuned']
+    assert len(result['rows']) == 4
+    settings = json.loads((work_dir / 'stage4_pseudo_labels_iter1' / 'settings.json').read_text())
+    assert '+CADAdapter:' in settings['sam_weights']
+    # The adapter's frozen-encoder part came from the shared embedding cache.
+    assert any((work_dir / 'embedding_cache').iterdir())
+
+    # tools/analysis/sam_mask_coverage.py reads the tuned SAM's masks back.
+    spec = importlib.util.spec_from_file_location(
+        'sam_mask_coverage', REPO_ROOT / 'tools' / 'analysis' / 'sam_mask_coverage.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    ctx = PipelineContext(tiny_pipeline_config(data_root, config), str(work_dir))
+    found = tool.coverage(ctx, 0, 'test')
+    assert found['masks'] > 0 and 0.0 <= found['min'] <= found['mean'] <= found['max'] <= 1.0

@@ -29,9 +29,14 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    'AdapterCompatibilityError', 'EncoderSpec', 'BaseSamAdapter', 'ParallelSamAdapter',
-    'InEncoderSamAdapter', 'get_image_encoder'
+    'IN_ENCODER_ADAPTER_ATTR', 'AdapterCompatibilityError', 'EncoderSpec', 'BaseSamAdapter',
+    'ParallelSamAdapter', 'InEncoderSamAdapter', 'get_image_encoder'
 ]
+
+
+#: Attribute an installed in-encoder adapter sets on the encoder (its class
+#: name), so code that caches encoder outputs can refuse it.
+IN_ENCODER_ADAPTER_ATTR = 'epsam_in_encoder_adapter'
 
 
 class AdapterCompatibilityError(ValueError):
@@ -127,6 +132,15 @@ class BaseSamAdapter(nn.Module):
         return False
 
     @classmethod
+    def settings_support_cached_embeddings(cls, **settings) -> bool:
+        """:attr:`supports_cached_embeddings` of an adapter built with ``settings``.
+
+        Lets a caller decide from a config, before building anything, whether
+        an embedding cache can be used.
+        """
+        return False
+
+    @classmethod
     def encoder_defaults(cls, spec: EncoderSpec, **settings) -> Dict[str, Any]:
         """Constructor arguments that the encoder determines (e.g. ``embed_dim``).
 
@@ -185,6 +199,7 @@ class ParallelSamAdapter(BaseSamAdapter):
 
     encoder_needs_grad = False
     FUSION_POINTS = ('neck', 'blocks')
+    DEFAULT_FUSION_POINT = 'neck'
     scale: float
     fusion_point: str
 
@@ -192,6 +207,10 @@ class ParallelSamAdapter(BaseSamAdapter):
     def supports_cached_embeddings(self) -> bool:
         """True when the fusion uses the encoder output, so a cache of it can be reused."""
         return self.fusion_point == 'neck'
+
+    @classmethod
+    def settings_support_cached_embeddings(cls, **settings) -> bool:
+        return settings.get('fusion_point', cls.DEFAULT_FUSION_POINT) == 'neck'
 
     def fuse(self, embedding: Tensor, delta: Tensor) -> Tensor:
         """``embedding + scale * delta``, with a clear error on a shape mismatch.
@@ -261,6 +280,10 @@ class InEncoderSamAdapter(BaseSamAdapter):
         self.embed_dim = int(embed_dim)
         self.depth = int(depth)
         self._handles: List[torch.utils.hooks.RemovableHandle] = []
+        # The encoder it is installed on, in a tuple so that nn.Module does not
+        # register it as a submodule (a deep copy of a model holding both
+        # still maps it to the copied encoder).
+        self._installed_on: Tuple[nn.Module, ...] = ()
 
     @classmethod
     def encoder_defaults(cls, spec: EncoderSpec, **settings) -> Dict[str, Any]:
@@ -294,12 +317,18 @@ class InEncoderSamAdapter(BaseSamAdapter):
         if freeze_encoder:
             encoder.requires_grad_(False)
         self._handles = list(self._register_hooks(encoder))
+        setattr(encoder, IN_ENCODER_ADAPTER_ATTR, type(self).__name__)
+        self._installed_on = (encoder, )
 
     def uninstall(self) -> None:
         """Remove the hooks; the encoder computes its original function again."""
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        for encoder in self._installed_on:
+            if hasattr(encoder, IN_ENCODER_ADAPTER_ATTR):
+                delattr(encoder, IN_ENCODER_ADAPTER_ATTR)
+        self._installed_on = ()
 
     def _register_hooks(self, encoder: nn.Module) -> List[torch.utils.hooks.RemovableHandle]:
         raise NotImplementedError

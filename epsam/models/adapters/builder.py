@@ -1,5 +1,5 @@
 """Build an adapter for a given SAM, and count parameters."""
-from typing import Iterator, Tuple, Union
+from typing import Iterator, Optional, Tuple, Union
 
 from torch import nn
 
@@ -7,7 +7,8 @@ from epsam.registry import MODELS
 
 from .base import BaseSamAdapter, EncoderSpec, InEncoderSamAdapter
 
-__all__ = ['build_sam_adapter', 'trainable_parameters', 'count_parameters']
+__all__ = ['build_sam_adapter', 'adapter_class', 'adapter_supports_cached_embeddings',
+           'trainable_parameters', 'count_parameters']
 
 
 def build_sam_adapter(cfg: Union[dict, BaseSamAdapter], sam: nn.Module,
@@ -38,14 +39,7 @@ def build_sam_adapter(cfg: Union[dict, BaseSamAdapter], sam: nn.Module,
         adapter = cfg
     else:
         cfg = dict(cfg)
-        if 'type' not in cfg:
-            raise KeyError(f'build_sam_adapter: the adapter config needs a "type", got {cfg}')
-        adapter_cls = MODELS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
-        if adapter_cls is None:
-            raise KeyError(f'build_sam_adapter: no model named {cfg["type"]!r} in the epsam '
-                           'MODELS registry')
-        if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, BaseSamAdapter)):
-            raise TypeError(f'build_sam_adapter: {cfg["type"]!r} is not a SAM adapter')
+        adapter_cls = adapter_class(cfg)
         settings = {key: value for key, value in cfg.items() if key != 'type'}
         for key, value in adapter_cls.encoder_defaults(spec, **settings).items():
             cfg.setdefault(key, value)
@@ -54,6 +48,40 @@ def build_sam_adapter(cfg: Union[dict, BaseSamAdapter], sam: nn.Module,
     if install and isinstance(adapter, InEncoderSamAdapter):
         adapter.install(sam)
     return adapter
+
+
+def adapter_class(cfg: dict) -> type:
+    """The registered :class:`BaseSamAdapter` subclass an adapter config names.
+
+    Raises:
+        KeyError: No ``type``, or a type not in the MODELS registry.
+        TypeError: The type is not a SAM adapter.
+    """
+    if 'type' not in cfg:
+        raise KeyError(f'build_sam_adapter: the adapter config needs a "type", got {dict(cfg)}')
+    adapter_cls = MODELS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
+    if adapter_cls is None:
+        raise KeyError(f'build_sam_adapter: no model named {cfg["type"]!r} in the epsam '
+                       'MODELS registry')
+    if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, BaseSamAdapter)):
+        raise TypeError(f'build_sam_adapter: {cfg["type"]!r} is not a SAM adapter')
+    return adapter_cls
+
+
+def adapter_supports_cached_embeddings(cfg: Optional[dict]) -> bool:
+    """Whether a tuning model with this adapter config can use an embedding cache.
+
+    True for no adapter (decoder-only tuning) and for parallel adapters fused
+    after the encoder neck (CAD); False for in-encoder adapters, whose
+    embeddings are not the frozen encoder's.
+
+    Args:
+        cfg: The ``adapter`` config of a ``SamTuningModel``, or ``None``.
+    """
+    if cfg is None:
+        return True
+    settings = {key: value for key, value in dict(cfg).items() if key != 'type'}
+    return adapter_class(cfg).settings_support_cached_embeddings(**settings)
 
 
 def trainable_parameters(module: nn.Module) -> Iterator[Tuple[str, nn.Parameter]]:

@@ -1,5 +1,6 @@
 """SAM over ``segment_anything``'s classes: variants, builders, safe checkpoint
 loading, the input-frame transform, prompted prediction and the tuning model."""
+from .adapted_embedder import AdaptedSamEmbedder
 from .builder import (build_sam, build_sam_from_variant, list_sam_variants, register_sam_variant,
                       sam_state_dict_shapes)
 from .cache_keys import (EncoderFingerprint, file_content_key, image_content_key,
@@ -15,7 +16,8 @@ from .tuning_model import SamTuningModel
 from .variants import SAM_VARIANTS, SamVariant, get_sam_variant
 
 __all__ = [
-    'SAM_VARIANTS', 'SamVariant', 'get_sam_variant', 'build_sam', 'build_sam_from_variant',
+    'AdaptedSamEmbedder', 'SAM_VARIANTS', 'SamVariant', 'get_sam_variant', 'build_sam',
+    'build_sam_from_variant',
     'list_sam_variants', 'register_sam_variant', 'sam_state_dict_shapes', 'SamCheckpointError',
     'read_sam_state_dict', 'load_sam_checkpoint', 'identify_sam_variant',
     'describe_sam_state_dict', 'SamInputTransform', 'SamMaskPredictor', 'embed_prompts',

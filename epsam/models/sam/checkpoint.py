@@ -94,6 +94,13 @@ def read_sam_state_dict(path: str) -> Dict[str, torch.Tensor]:
         raise SamCheckpointError(f'SAM checkpoint {path!r} is not a state dict: '
                                  f'{len(not_tensors)} entries are not tensors, '
                                  f'e.g. {not_tensors[:_MAX_EXAMPLES]}')
+    adapter_keys = [k for k in obj if k.startswith('adapter.')]
+    if adapter_keys:
+        raise SamCheckpointError(
+            f'SAM checkpoint {path!r} is a SamTuningModel checkpoint with a SAM adapter '
+            f'({len(adapter_keys)} adapter tensors, e.g. {adapter_keys[0]!r}); a plain SAM '
+            'would silently drop the adapter. Build the tuning model from its config instead '
+            '(tools/test.py CONFIG CHECKPOINT, or the pipeline), which loads both')
     return _strip_prefix(dict(obj))
 
 

@@ -28,6 +28,8 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
+from epsam.models.adapters.base import IN_ENCODER_ADAPTER_ATTR
+
 from .cache_keys import EncoderFingerprint, entry_key, image_content_key, preprocess_signature
 from .embedding_entry import (ENTRY_SUFFIX, STORAGE_DTYPES, TEMP_PREFIX, CorruptCacheEntry,
                               read_cache_entry, write_cache_entry)
@@ -260,6 +262,21 @@ class SamEmbeddingCache:
         return stored
 
     # --- batches ------------------------------------------------------------
+    def _check_plain_encoder(self) -> None:
+        """Refuse an encoder changed by an in-encoder adapter (SAM-Adapter, LoRA...).
+
+        The cache keys hash the encoder's own weights, which such an adapter
+        leaves untouched: its embeddings would be stored (and found) under
+        the plain encoder's key.
+        """
+        adapter = getattr(self.encoder, IN_ENCODER_ADAPTER_ATTR, None)
+        if adapter:
+            raise RuntimeError(
+                f'SamEmbeddingCache: {adapter} is installed in the image encoder, so its '
+                'embeddings are not the frozen encoder\'s and cannot be cached under its '
+                'weights; use the cache with decoder-only tuning or a parallel adapter fused '
+                'after the neck (CADAdapter, fusion_point=\'neck\')')
+
     @staticmethod
     def _as_image_list(images: Union[torch.Tensor, Sequence[torch.Tensor]]) -> List[torch.Tensor]:
         if isinstance(images, torch.Tensor):
@@ -310,6 +327,7 @@ class SamEmbeddingCache:
             Tensor (B, C, g, g) in ``output_dtype``, the stored (rounded)
             values, so a hit and a miss give identical results.
         """
+        self._check_plain_encoder()
         images = self._as_image_list(images)
         if keys is None:
             keys = [self.content_key(image) for image in images]

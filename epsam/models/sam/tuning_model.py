@@ -18,9 +18,11 @@ Data contract, per ``SegDataSample`` (all optional fields are data fields):
 Prompts and targets live in the frame of the image given to the model
 (``img_shape``); predictions are resized to ``ori_shape`` when that differs.
 """
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
@@ -92,6 +94,11 @@ class SamTuningModel(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         sam_cfg = dict(variant='tiny', checkpoint=None) if sam is None else dict(sam)
         self.sam = build_sam(**sam_cfg)
+        if not sam_cfg.get('checkpoint'):
+            print_log(f'SamTuningModel: no SAM checkpoint, so SAM {self.sam.variant.name!r} is a '
+                      'randomly initialised STAND-IN, not a trained SAM: its results say nothing '
+                      'about SAM (set model.sam.checkpoint)', logger='current',
+                      level=logging.WARNING)
         self.transform = SamInputTransform.from_sam(self.sam)
         unknown = sorted(set(freeze) - set(SAM_PARTS))
         if unknown:
@@ -186,9 +193,33 @@ class SamTuningModel(BaseModel):
             if i not in embeddings:
                 embeddings[i] = sample.image_embedding.to(device)
         stacked = torch.stack([embeddings[i] for i in range(len(data_samples))])
+        return list(self._fuse_after_encoder(stacked, raw))
+
+    def embed_images(self, images: List[torch.Tensor]) -> torch.Tensor:
+        """Embeddings the mask decoder sees, adapter included, for RGB images.
+
+        The inference entry point for adapter-tuned SAMs (pseudo-labelling,
+        evaluation): the frozen encoder (or the embedding cache), with
+        in-encoder adapters through their hooks and parallel adapters fused
+        as in training.
+
+        Args:
+            images: RGB images (3, H, W) on the 0-255 scale, of any sizes.
+
+        Returns:
+            Embeddings (B, C, g, g).
+        """
+        if not images:
+            raise ValueError('SamTuningModel.embed_images: no image given')
+        return self._fuse_after_encoder(self._encode(list(images)), list(images))
+
+    def _fuse_after_encoder(self, embeddings: torch.Tensor,
+                            images: List[torch.Tensor]) -> torch.Tensor:
+        """Add a parallel adapter fused after the neck; other embeddings pass through."""
+        parallel = self._parallel_adapter
         if parallel is not None and parallel.supports_cached_embeddings:
-            stacked = parallel.fuse(stacked, parallel(raw))
-        return list(stacked)
+            return parallel.fuse(embeddings, parallel(images))
+        return embeddings
 
     def _encode(self, images: List[torch.Tensor]) -> torch.Tensor:
         """Encoder output (B, C, g, g) for RGB 0-255 images of any sizes.

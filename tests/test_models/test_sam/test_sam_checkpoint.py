@@ -27,7 +27,7 @@ def test_round_trip_restores_weights(tiny_ckpt):
 def test_wrapped_and_prefixed_state_dict(tmp_path, tiny_ckpt):
     _, source = tiny_ckpt
     wrapped = {f'sam.{k}': v for k, v in source.state_dict().items()}
-    wrapped['adapter.weight'] = torch.zeros(3)
+    wrapped['loss_module.weight'] = torch.zeros(3)  # outside the SAM: dropped
     path = tmp_path / 'tuned.pth'
     torch.save({'state_dict': wrapped, 'meta': {'epoch': 3}}, path)
     state = read_sam_state_dict(str(path))
@@ -35,6 +35,17 @@ def test_wrapped_and_prefixed_state_dict(tmp_path, tiny_ckpt):
     sam = build_sam('tiny', checkpoint=str(path))
     key = 'mask_decoder.iou_token.weight'
     assert torch.equal(sam.state_dict()[key], source.state_dict()[key])
+
+
+def test_a_checkpoint_with_an_adapter_is_refused_not_stripped(tmp_path, tiny_ckpt):
+    _, source = tiny_ckpt
+    wrapped = {f'sam.{k}': v for k, v in source.state_dict().items()}
+    wrapped['adapter.stem.weight'] = torch.zeros(3)
+    path = tmp_path / 'cad_tuned.pth'
+    torch.save({'state_dict': wrapped}, path)
+    with pytest.raises(SamCheckpointError, match='with a SAM adapter.*silently drop') as info:
+        build_sam('tiny', checkpoint=str(path))
+    assert str(path) in str(info.value) and 'adapter.stem.weight' in str(info.value)
 
 
 def test_missing_file(tmp_path):
