@@ -3,5 +3,6 @@
 # scripts import epsam after adjusting sys.path, on purpose.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -x .venv/bin/flake8 ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 flake8 epsam tools tests
 isort --check-only --diff epsam tests

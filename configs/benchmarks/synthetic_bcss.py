@@ -30,6 +30,19 @@ entries = [
          # (its IDS scores stay below ~0.6), so the iterations would never
          # re-train; 0.3 keeps about half. Use 0.9 with a real SAM.
          cfg_options=pipeline_data + ['pseudo_labels.selector.threshold=0.3']),
+    # The same method with each SAM tuning variant in place of decoder-only
+    # tuning (configs/epsam/epsam-pipeline_*_sam-tiny-{variant}_*), reusing the
+    # classifier (and so the CAMs) of the decoder-only entry.
+    *[dict(name=f'epsam-{variant}',
+           method=f'EP-SAM multi-class: SAM + {label} prompted by CAM, 3 iterations',
+           runner='pipeline',
+           config=f'configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-{variant}_3it_'
+                  'synthetic-bcss-128x128.py',
+           cfg_options=pipeline_data + ['pseudo_labels.selector.threshold=0.3',
+                                        'classifier.checkpoint={work_dir:epsam}'])
+      for variant, label in (('cad', 'CAD'), ('cad-lean', 'memory-lean CAD'),
+                             ('samadapter', 'SAM-Adapter'), ('bottleneck', 'bottleneck adapters'),
+                             ('lora', 'LoRA'))],
     dict(name='gradcam',
          method='Grad-CAM class maps (no SAM, no stage 3)',
          runner='pipeline',

@@ -1,12 +1,7 @@
-# EP-SAM step 4/6 on the synthetic data with the tiny, randomly initialised SAM
-# stand-in (CPU demo and tests): 10 epochs instead of EP-SAM's 20 so that the
-# whole demo fits in 10 minutes on 2 cores. A random decoder needs a larger
-# learning rate than EP-SAM's 5e-6 for a pretrained one.
+# EP-SAM step 4/6 (decoder-only tuning) on the synthetic data with the tiny,
+# randomly initialised SAM stand-in (CPU demo and tests). The pipeline fills in
+# the image and mask folders; see configs/_base_/datasets/sam_masks.py.
 _base_ = [
     '../_base_/models/sam_tuning_decoder_only_tiny.py', '../_base_/datasets/sam_masks.py',
-    '../_base_/schedules/schedule_20e_adamw_cosine.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/schedule_10e_adamw_cosine.py', '../_base_/default_runtime.py'
 ]
-optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=1e-2))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=10, eta_min=1e-5, by_epoch=True)]
-train_cfg = dict(max_epochs=10)
-default_hooks = dict(logger=dict(interval=10))

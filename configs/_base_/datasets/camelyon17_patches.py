@@ -10,6 +10,13 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='RandomRotate90', prob=0.75),
+    # EP-SAM: rotation 0-360 and ColorJitter 0.2, with mmseg's transforms:
+    # any angle (uncovered corners white, like glass); brightness +-32 of 255,
+    # contrast and saturation x0.8-1.2, hue +-1 of 180 (mmseg's
+    # PhotoMetricDistortion fails with hue_delta=0; 1 is the least it takes).
+    dict(type='RandomRotate', prob=1.0, degree=180, pad_val=255, seg_pad_val=255),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.8, 1.2),
+         saturation_range=(0.8, 1.2), hue_delta=1),
     dict(type='RandomGrayscale', prob=0.1, keep_channels=True),
     dict(type='PackPatchInputs'),
 ]
