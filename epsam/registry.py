@@ -6,6 +6,8 @@ still finds every mmseg and mmengine class. The ``locations`` are imported
 lazily the first time a registry is searched, so nothing needs importing by
 hand. The last block holds the registries that only the EP-SAM pipeline needs.
 """
+from typing import Any
+
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
@@ -73,3 +75,12 @@ PROMPT_GENERATORS = Registry('prompt generator', scope=SCOPE, locations=['epsam.
 #: Accept or reject a SAM mask as a pseudo-label (IDS, IoU, ...).
 PSEUDO_LABEL_SELECTORS = Registry(
     'pseudo-label selector', scope=SCOPE, locations=['epsam.pseudo_labels'])
+
+
+def build_if_config(registry: Registry, cfg_or_obj: Any) -> Any:
+    """``registry.build(cfg)`` for a config dict; anything else is returned as is.
+
+    For arguments that take either a config or an already built component
+    (prompt generators, selectors, CAM methods, mask makers).
+    """
+    return registry.build(cfg_or_obj) if isinstance(cfg_or_obj, dict) else cfg_or_obj

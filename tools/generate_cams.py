@@ -26,7 +26,7 @@ import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 import torch  # noqa: E402
 from epsam.cams.generation import generate_cams  # noqa: E402
 from epsam.datasets.errors import DatasetFilesError, EmptySplitError  # noqa: E402
-from epsam.engine.config_utils import init_cpu_distributed  # noqa: E402
+from epsam.engine.config_utils import init_cpu_distributed, load_tool_config  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import load_state_dict  # noqa: E402
@@ -157,12 +157,7 @@ def dist_info(launcher: str):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise SystemExit(f'error: {what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args.config, args.cfg_options, args.checkpoint)
     init_default_scope(cfg.get('default_scope', 'epsam'))
     settings = cam_settings(cfg, args)
     rank, world_size = dist_info(args.launcher)

@@ -17,6 +17,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
+from epsam.engine.config_utils import load_tool_config  # noqa: E402
 from epsam.pipeline import EPSAMPipeline  # noqa: E402
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
@@ -36,11 +37,7 @@ def parse_args(argv=None):
 
 
 def build_config(args) -> Config:
-    if not osp.isfile(args.config):
-        raise SystemExit(f'error: config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args.config, args.cfg_options)
     if args.sam_checkpoint:
         if not osp.isfile(args.sam_checkpoint):
             raise SystemExit(f'error: SAM checkpoint not found: {args.sam_checkpoint}')

@@ -14,7 +14,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
                                        export_local_rank, init_cpu_distributed,
-                                       resolve_work_dir)
+                                       load_tool_config, resolve_work_dir)
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -36,12 +36,7 @@ def parse_args(argv=None):
 
 
 def build_config(args) -> Config:
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise SystemExit(f'error: {what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args.config, args.cfg_options, args.checkpoint)
     apply_launcher(cfg, args.launcher)
     resolve_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint

@@ -16,7 +16,8 @@ import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
                                        enable_amp, ensure_nan_guard_hook,
                                        ensure_safe_checkpoint_hook, export_local_rank,
-                                       init_cpu_distributed, resolve_work_dir)
+                                       init_cpu_distributed, load_tool_config,
+                                       resolve_work_dir)
 from epsam.engine.hooks import NonFiniteLossError, NonFiniteWeightsError  # noqa: E402
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -40,11 +41,7 @@ def parse_args(argv=None):
 
 
 def build_config(args) -> Config:
-    if not osp.isfile(args.config):
-        raise SystemExit(f'error: config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args.config, args.cfg_options)
     apply_launcher(cfg, args.launcher)
     resolve_work_dir(cfg, args.work_dir, args.config)
     if args.amp:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from epsam.registry import CAM_METHODS, MASK_MAKERS
+from epsam.registry import CAM_METHODS, MASK_MAKERS, build_if_config
 
 from .cam_utils import minmax_normalize
 from .tta import TTACAM
@@ -18,8 +18,7 @@ __all__ = ['build_cam_method', 'build_mask_maker', 'compute_cams', 'compute_cams
 
 def build_cam_method(cam_method: Union[dict, Callable]) -> Callable:
     """A CAM method from a ``CAM_METHODS`` config (or a callable, returned as is)."""
-    if isinstance(cam_method, dict):
-        return CAM_METHODS.build(cam_method)
+    cam_method = build_if_config(CAM_METHODS, cam_method)
     if not callable(cam_method):
         raise TypeError(f'cam_method must be a CAM_METHODS config or a callable '
                         f'(model, inputs) -> maps, got {cam_method!r}')
@@ -28,8 +27,7 @@ def build_cam_method(cam_method: Union[dict, Callable]) -> Callable:
 
 def build_mask_maker(mask_maker: Union[dict, Callable]) -> Callable:
     """A mask maker from a ``MASK_MAKERS`` config (or a callable, returned as is)."""
-    if isinstance(mask_maker, dict):
-        return MASK_MAKERS.build(mask_maker)
+    mask_maker = build_if_config(MASK_MAKERS, mask_maker)
     if not callable(mask_maker):
         raise TypeError(f'mask_maker must be a MASK_MAKERS config or a callable, '
                         f'got {mask_maker!r}')

@@ -4,7 +4,7 @@ from typing import Callable, List, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from epsam.registry import CAM_METHODS
+from epsam.registry import CAM_METHODS, build_if_config
 
 from .cam_utils import minmax_normalize
 
@@ -35,8 +35,7 @@ class TTACAM:
                  rotations: Sequence[int] = (0, 90, 180, 270),
                  hflip: bool = True,
                  renormalize: bool = True) -> None:
-        self.cam_method = CAM_METHODS.build(cam_method) if isinstance(cam_method, dict) \
-            else cam_method
+        self.cam_method = build_if_config(CAM_METHODS, cam_method)
         if not callable(self.cam_method):
             raise TypeError('TTACAM: cam_method must be a config or a callable, '
                             f'got {cam_method!r}')

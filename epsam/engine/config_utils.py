@@ -1,4 +1,5 @@
 """Shared set-up of mmengine configs for epsam's command-line tools."""
+import os.path as osp
 from typing import Optional, Sequence
 
 import torch
@@ -6,6 +7,28 @@ from mmengine.config import Config
 
 SAFE_CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 NAN_GUARD_HOOK = 'NaNGuardHook'
+
+
+def load_tool_config(config: str, cfg_options: Optional[dict] = None,
+                     checkpoint: Optional[str] = None) -> Config:
+    """A tool's config with ``--cfg-options`` merged in.
+
+    Args:
+        config: The config file.
+        cfg_options: Overrides from ``--cfg-options`` (or ``None``).
+        checkpoint: A checkpoint the tool will read, checked to exist too.
+
+    Raises:
+        SystemExit: The config or the checkpoint file does not exist (the
+            message names it).
+    """
+    for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
+        if path is not None and not osp.isfile(path):
+            raise SystemExit(f'error: {what} file not found: {path}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def _hook_types(hooks: Sequence[dict]) -> set:

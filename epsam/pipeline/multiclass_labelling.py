@@ -26,7 +26,7 @@ from epsam.pseudo_labels.cam_store import load_cam, load_label_png
 from epsam.pseudo_labels.items import PseudoLabelItem, item_rng, items_from_cam_dir
 from epsam.pseudo_labels.multiclass import merge_class_masks
 from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
-from epsam.registry import PSEUDO_LABEL_SELECTORS
+from epsam.registry import PSEUDO_LABEL_SELECTORS, build_if_config
 
 __all__ = ['ClassItem', 'ClassMapResult', 'ClassMapLabeller', 'class_items_from_cam_dir',
            'DEFAULT_MERGE']
@@ -124,8 +124,7 @@ class ClassMapLabeller:
                  ignore_index: int = 255) -> None:
         self.predictor = BatchedSamPredictor(sam, prompt_generator, batch_size=batch_size,
                                              device=device, cache=cache, seed=seed)
-        self.selector = (PSEUDO_LABEL_SELECTORS.build(selector)
-                         if isinstance(selector, dict) else selector)
+        self.selector = build_if_config(PSEUDO_LABEL_SELECTORS, selector)
         unknown = set(merge or {}) - set(DEFAULT_MERGE)
         if unknown:
             raise ValueError(f'merge settings {sorted(unknown)} are unknown; allowed: '

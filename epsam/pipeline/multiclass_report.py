@@ -1,15 +1,14 @@
 """The multi-class pipeline's outputs: table, ``results.md``/``.json``, ``final_metrics.json``."""
 import os.path as osp
-import resource
-import sys
 from typing import Dict, List, Optional
 
 from prettytable import PrettyTable
 
+from epsam.benchmarking.memory import peak_rss_bytes
 from epsam.utils.atomic_io import atomic_write_json
 
 from .context import PipelineContext
-from .report import write_record_files
+from .report import selection_note, write_record_files
 
 LABEL_NOTES = {
     'filename': 'test image labels: weak labels in the file names',
@@ -47,19 +46,8 @@ def notes(record: Dict) -> List[str]:
              'Protocols: exclude_background (ground-truth background pixels dropped) and '
              'full_matrix (background kept in the confusion matrix); means over the tissue '
              f"classes; {record['undecided']}.",
-             LABEL_NOTES[record['test_labels']] + '.']
-    if record['pixel_labels_for_selection']:
-        lines.append('Checkpoints were SELECTED WITH GROUND-TRUTH PIXEL LABELS '
-                     '(model_selection.use_pixel_labels=True): not weakly supervised.')
-    else:
-        lines.append('No pixel label was used for training or model selection.')
+             LABEL_NOTES[record['test_labels']] + '.', selection_note(record)]
     return lines
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident memory of this process (Linux: KiB, macOS: bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == 'darwin' else peak * 1024)
 
 
 def write_class_results(ctx: PipelineContext, record: Dict, out_dir: str,

@@ -27,14 +27,16 @@ def results_table(record: Dict) -> PrettyTable:
     return table
 
 
-def notes(record: Dict) -> List[str]:
-    lines = [record['sam'], f"Protocol: {record['protocol']}."]
+def selection_note(record: Dict) -> str:
+    """Whether pixel labels selected the checkpoints (every report says so)."""
     if record['pixel_labels_for_selection']:
-        lines.append('Checkpoints were SELECTED WITH GROUND-TRUTH PIXEL LABELS '
-                     '(model_selection.use_pixel_labels=True): not weakly supervised.')
-    else:
-        lines.append('No pixel label was used for training or model selection.')
-    return lines
+        return ('Checkpoints were SELECTED WITH GROUND-TRUTH PIXEL LABELS '
+                '(model_selection.use_pixel_labels=True): not weakly supervised.')
+    return 'No pixel label was used for training or model selection.'
+
+
+def notes(record: Dict) -> List[str]:
+    return [record['sam'], f"Protocol: {record['protocol']}.", selection_note(record)]
 
 
 def write_record_files(out_dir: str, title: str, lines: List[str], table: PrettyTable,

@@ -26,7 +26,7 @@ from segment_anything.modeling import Sam
 
 from epsam.models.sam import build_sam
 from epsam.prompts import BasePromptGenerator
-from epsam.registry import PSEUDO_LABEL_SELECTORS
+from epsam.registry import PSEUDO_LABEL_SELECTORS, build_if_config
 
 from .base import BaseSelector
 from .cam_store import save_label_png
@@ -139,8 +139,7 @@ class PseudoLabelGenerator:
             sam, prompt_generator, batch_size=batch_size, device=device, cache=cache,
             seed=seed, multimask_output=multimask_output, cam_channel=cam_channel,
             foreground_value=foreground_value)
-        self.selector = (PSEUDO_LABEL_SELECTORS.build(selector)
-                         if isinstance(selector, dict) else selector)
+        self.selector = build_if_config(PSEUDO_LABEL_SELECTORS, selector)
         self.progress = progress
         self._fingerprint: Optional[str] = None
 

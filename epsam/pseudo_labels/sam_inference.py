@@ -17,7 +17,7 @@ from epsam.datasets.errors import PatchFileError
 from epsam.datasets.patch_io import read_patch_image
 from epsam.models.sam import SamInputTransform
 from epsam.prompts import BasePromptGenerator, Prompts
-from epsam.registry import PROMPT_GENERATORS
+from epsam.registry import PROMPT_GENERATORS, build_if_config
 
 from .cam_store import CamFileError, load_cam, load_label_png
 from .items import PseudoLabelItem, item_rng
@@ -57,11 +57,6 @@ class _Loaded(NamedTuple):
     error: Optional[PatchFileError]
 
 
-def build_prompt_generator(cfg: Union[dict, BasePromptGenerator]) -> BasePromptGenerator:
-    """A prompt generator from a config dict (``PROMPT_GENERATORS``) or as given."""
-    return PROMPT_GENERATORS.build(cfg) if isinstance(cfg, dict) else cfg
-
-
 class BatchedSamPredictor:
     """Prompted SAM over many images, encoding them in batches.
 
@@ -98,7 +93,7 @@ class BatchedSamPredictor:
         self.device = torch.device(device)
         self.sam = sam.to(self.device).eval()
         self.transform = SamInputTransform.from_sam(self.sam)
-        self.prompt_generator = build_prompt_generator(prompt_generator)
+        self.prompt_generator = build_if_config(PROMPT_GENERATORS, prompt_generator)
         self.batch_size = batch_size
         self.cache = cache
         item_rng(seed, '')  # validates the seed

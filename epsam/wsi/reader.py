@@ -217,7 +217,32 @@ def _float_property(properties, *keys) -> Optional[float]:
     return None
 
 
-class OpenSlideReader(BaseSlideReader):
+class _LibrarySlideReader(BaseSlideReader):
+    """A backend over a library whose slide objects have OpenSlide's API.
+
+    Subclasses implement ``_open(path)`` (import the library, open the slide,
+    raise the errors) and ``_read``, and name ``mpp_property``.
+
+    Args:
+        path: Slide file.
+        mpp: Microns per level-0 pixel, overriding the slide's metadata.
+    """
+
+    mpp_property = ''
+
+    def __init__(self, path: str, mpp: Optional[float] = None) -> None:
+        self._slide = self._open(str(path))
+        mpp = mpp or _float_property(self._slide.properties, self.mpp_property)
+        super().__init__(path, self._slide.level_dimensions, self._slide.level_downsamples, mpp)
+
+    def _open(self, path: str):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._slide.close()
+
+
+class OpenSlideReader(_LibrarySlideReader):
     """OpenSlide backend (``pip install openslide-python openslide-bin``).
 
     Args:
@@ -226,28 +251,23 @@ class OpenSlideReader(BaseSlideReader):
     """
 
     backend = 'openslide'
+    mpp_property = 'openslide.mpp-x'
 
-    def __init__(self, path: str, mpp: Optional[float] = None) -> None:
+    def _open(self, path: str):
         try:
             import openslide
         except ImportError:
             raise MissingDependencyError(OPENSLIDE_PIP, 'Reading slides with OpenSlide') from None
         try:
-            self._slide = openslide.OpenSlide(str(path))
+            return openslide.OpenSlide(path)
         except Exception as error:
             raise SlideReadError(path, f'OpenSlide cannot open it ({error})') from error
-        props = self._slide.properties
-        mpp = mpp or _float_property(props, 'openslide.mpp-x')
-        super().__init__(path, self._slide.level_dimensions, self._slide.level_downsamples, mpp)
 
     def _read(self, level, x, y, width, height):
         return np.asarray(self._slide.read_region((x, y), level, (width, height)))
 
-    def close(self) -> None:
-        self._slide.close()
 
-
-class TiffSlideReader(BaseSlideReader):
+class TiffSlideReader(_LibrarySlideReader):
     """``tiffslide`` backend (``pip install tiffslide``): pure Python, TIFF-based formats.
 
     Args:
@@ -256,25 +276,20 @@ class TiffSlideReader(BaseSlideReader):
     """
 
     backend = 'tiffslide'
+    mpp_property = 'tiffslide.mpp-x'
 
-    def __init__(self, path: str, mpp: Optional[float] = None) -> None:
+    def _open(self, path: str):
         try:
             import tiffslide
         except ImportError:
             raise MissingDependencyError(TIFFSLIDE_PIP, 'Reading slides with tiffslide') from None
         try:
-            self._slide = tiffslide.TiffSlide(str(path))
+            return tiffslide.TiffSlide(path)
         except Exception as error:
             raise SlideReadError(path, f'tiffslide cannot open it ({error})') from error
-        props = self._slide.properties
-        mpp = mpp or _float_property(props, 'tiffslide.mpp-x')
-        super().__init__(path, self._slide.level_dimensions, self._slide.level_downsamples, mpp)
 
     def _read(self, level, x, y, width, height):
         return self._slide.read_region((x, y), level, (width, height), as_array=True)
-
-    def close(self) -> None:
-        self._slide.close()
 
 
 _READERS = {'openslide': OpenSlideReader, 'tiffslide': TiffSlideReader}

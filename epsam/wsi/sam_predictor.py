@@ -39,15 +39,13 @@ class SamTilePredictor:
                  score_threshold: float = 0.5, seed: int = 0,
                  device: Union[str, torch.device] = 'cpu') -> None:
         from epsam.models.sam import SamMaskPredictor
-        from epsam.registry import MASK_MAKERS, PROMPT_GENERATORS
+        from epsam.registry import MASK_MAKERS, PROMPT_GENERATORS, build_if_config
         mask_maker = mask_maker or dict(type='PercentileMaskMaker', percentile=10.0)
         prompt_generator = prompt_generator or dict(type='ProbabilisticPointPrompt',
                                                     num_points=50)
         self.cam_predictor = cam_predictor
-        self.mask_maker = MASK_MAKERS.build(mask_maker) if isinstance(mask_maker, dict) \
-            else mask_maker
-        self.prompt_generator = PROMPT_GENERATORS.build(prompt_generator) \
-            if isinstance(prompt_generator, dict) else prompt_generator
+        self.mask_maker = build_if_config(MASK_MAKERS, mask_maker)
+        self.prompt_generator = build_if_config(PROMPT_GENERATORS, prompt_generator)
         self.predictor = SamMaskPredictor(sam.to(device).eval())
         self.score_threshold = float(score_threshold)
         self.seed = int(seed)

@@ -22,7 +22,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from epsam.prompts import BasePromptGenerator, Prompts
-from epsam.registry import PROMPT_GENERATORS, TRANSFORMS
+from epsam.registry import PROMPT_GENERATORS, TRANSFORMS, build_if_config
 
 from ..errors import PatchFileError
 from .formatting import PackPatchInputs
@@ -49,10 +49,6 @@ def _frame_of(results: dict) -> tuple:
     """What identifies the current pixel frame of ``results['img']``."""
     return (tuple(int(s) for s in results['img'].shape[:2]), results.get('flip'),
             results.get('flip_direction'), results.get('rotate90_k'))
-
-
-def _build_generator(cfg: Union[dict, BasePromptGenerator]) -> BasePromptGenerator:
-    return PROMPT_GENERATORS.build(cfg) if isinstance(cfg, dict) else cfg
 
 
 def _store_prompts(results: dict, prompts: Prompts, where: str) -> dict:
@@ -110,7 +106,7 @@ class GenerateMaskPrompts(BaseTransform):
                  seed: Optional[int] = None,
                  mask_key: str = 'gt_seg_map',
                  foreground_value: int = 1) -> None:
-        self.generator = _build_generator(generator)
+        self.generator = build_if_config(PROMPT_GENERATORS, generator)
         if seed is not None:
             _item_rng(seed, '')  # validates the seed
         self.seed = seed
@@ -182,7 +178,7 @@ class LoadCamPrompts(BaseTransform):
             raise ValueError('LoadCamPrompts needs cam_dir (the CAM stage output folder)')
         if missing_mask not in ('error', 'empty'):
             raise ValueError(f"missing_mask must be 'error' or 'empty', got {missing_mask!r}")
-        self.generator = _build_generator(generator)
+        self.generator = build_if_config(PROMPT_GENERATORS, generator)
         _item_rng(seed, '')  # validates the seed
         self.cam_dir = cam_dir
         self.seed = int(seed)

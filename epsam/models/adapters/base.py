@@ -206,7 +206,7 @@ class ParallelSamAdapter(BaseSamAdapter):
     @property
     def supports_cached_embeddings(self) -> bool:
         """True when the fusion uses the encoder output, so a cache of it can be reused."""
-        return self.fusion_point == 'neck'
+        return self.settings_support_cached_embeddings(fusion_point=self.fusion_point)
 
     @classmethod
     def settings_support_cached_embeddings(cls, **settings) -> bool:
