@@ -32,6 +32,10 @@ CAM_CONFIG = REPO_ROOT / 'configs' / 'epsam' / \
     'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py'
 WSI_CONFIG = REPO_ROOT / 'configs' / '_base_' / 'models' / 'adl_resnet18_cam_tiny.py'
 KILLS = 3
+#: Seconds a killed tool pauses after each finished item (see ``kill_repeatedly``).
+PACE_S = 0.02
+#: The call that marks a finished CAM or pseudo-label item.
+RECORD_WRITTEN = 'epsam.utils.item_folder:ItemFolder.write_record'
 
 
 def load_tool(path: Path):
@@ -69,11 +73,19 @@ def cam_args(data, checkpoint, out):
             f'test_dataloader.dataset.data_root={data}']
 
 
-def kill_repeatedly(args, folder: Path, suffix: str, total: int, rng, log: Path) -> dict:
-    """Kill ``python *args`` at KILLS increasing counts of ``folder/*suffix``; check files."""
+def kill_repeatedly(args, folder: Path, suffix: str, total: int, rng, log: Path,
+                    item_done: str = RECORD_WRITTEN) -> dict:
+    """Kill ``python *args`` at KILLS increasing counts of ``folder/*suffix``; check files.
+
+    The script runs paced (``drivers/paced.py``): it pauses PACE_S after each
+    ``item_done`` call, so at most two more items finish between the poll that
+    sees the kill point and the signal, and the kill lands inside the run on
+    any machine.
+    """
+    paced = [DRIVERS / 'paced.py', PACE_S, item_done, *args]
     for target in kill_targets(rng, total, KILLS):
         goal = max(target, count_files(folder, suffix) + 1)
-        kill_when(args, lambda: count_files(folder, suffix) >= goal, rng, log)
+        kill_when(paced, lambda: count_files(folder, suffix) >= goal, rng, log)
         assert_no_partial_files(folder.parent)
     finished = mtimes(folder, suffix)
     assert 0 < len(finished) < total, 'the kills left nothing (or everything) to resume'
@@ -177,7 +189,7 @@ def test_wsi_inference_killed_and_rerun(project, tmp_path, fault_rng):
     assert load_tool(WSI_TOOL).main([str(a) for a in args(reference)[1:]]) == 0
     total = json.loads((reference / 'slide_a_summary.json').read_text())['tiles']
     finished = kill_repeatedly(args(out), out / 'tiles' / 'slide_a', '.npy', total, fault_rng,
-                               log)
+                               log, item_done='epsam.wsi.inference:TileCache.save')
 
     run_to_end(args(out))
     summary = json.loads((out / 'slide_a_summary.json').read_text())
