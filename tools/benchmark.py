@@ -23,8 +23,12 @@ A benchmark set (``configs/benchmarks/{NAME}.py`` or a path) defines
 
 Optional: ``cfg_options`` (list of ``key=value``), ``dataset`` (table name),
 ``stand_in_sam`` (bool, or the ``name`` of the entry whose flag to copy),
-``notes``. Strings may hold ``{python}``, ``{repo}``, ``{work_root}``,
-``{work_dir}`` (this entry's) and ``{work_dir:NAME}`` (another entry's).
+``notes``, and for ``'train_test'`` entries ``seeds`` (distinct ints): the
+entry then trains and tests once per seed (``randomness.seed=S``) in
+``W/seed{S}``, and its row in ``W/final_metrics.json`` is the mean over the
+seeds, with their spread in the notes (:mod:`epsam.benchmarking.seeds`).
+Strings may hold ``{python}``, ``{repo}``, ``{work_root}``, ``{work_dir}``
+(this entry's; a seed's folder for a seeded entry) and ``{work_dir:NAME}`` (another entry's).
 Outputs in ``--out-dir``: ``{name}.md``, ``.csv``, ``.png``, ``.json``.
 """
 import argparse
@@ -44,6 +48,8 @@ import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.benchmarking.harness import (FINAL_METRICS_FILE, BenchmarkFileError,  # noqa: E402
                                         collect, format_table, load_mmseg_test_metrics,
                                         published_benchmark_rows, write_reports)
+from epsam.benchmarking.seeds import SeedMismatchError, mean_over_seeds  # noqa: E402
+from epsam.utils.atomic_io import atomic_write_json  # noqa: E402
 
 RUNNERS = ('pipeline', 'train_test', 'command')
 _PLACEHOLDER = re.compile(r'\{(python|repo|work_root|work_dir)(?::([^{}]+))?\}')
@@ -78,6 +84,7 @@ def load_benchmark_set(name_or_path: str) -> Dict:
         needed = 'command' if entry['runner'] == 'command' else 'config'
         if not entry.get(needed):
             raise BenchmarkSetError(f'{where}: runner {entry["runner"]!r} needs "{needed}"')
+        _check_seeds(entry, where)
     for entry in entries:
         source = entry.get('stand_in_sam')
         if isinstance(source, str) and source not in names:
@@ -85,6 +92,19 @@ def load_benchmark_set(name_or_path: str) -> Dict:
                                     f'unknown entry {source!r}')
     name = osp.splitext(osp.basename(path))[0]
     return dict(name=name, path=path, entries=entries)
+
+
+def _check_seeds(entry: Dict, where: str) -> None:
+    if 'seeds' not in entry:
+        return
+    seeds = entry['seeds']
+    if entry['runner'] != 'train_test':
+        raise BenchmarkSetError(f'{where}: "seeds" works with runner \'train_test\' only')
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                       for s in seeds)):
+        raise BenchmarkSetError(f'{where}: "seeds" must be a non-empty list of distinct '
+                                f'non-negative integers, got {seeds!r}')
 
 
 def expand(text: str, *, work_root: str, work_dir: str) -> str:
@@ -181,6 +201,26 @@ def run_train_test(entry: Dict, work_dir: str, options: List[str], stand_in: boo
         json.dump([row.to_json() for row in rows], file, indent=2)
 
 
+def run_seeds(entry: Dict, work_root: str, work_dir: str, skip_existing: bool) -> None:
+    """Train and test once per seed in ``work_dir/seed{S}``; write the mean row."""
+    seeds = entry['seeds']
+    seed_dirs = [osp.join(work_dir, f'seed{seed}') for seed in seeds]
+    for seed, seed_dir in zip(seeds, seed_dirs):
+        if skip_existing and osp.isfile(osp.join(seed_dir, FINAL_METRICS_FILE)):
+            print(f'[benchmark] {entry["name"]} seed {seed}: done earlier, skipped')
+            continue
+        print(f'[benchmark] {entry["name"]} seed {seed}')
+        os.makedirs(seed_dir, exist_ok=True)
+        options = [expand(o, work_root=work_root, work_dir=seed_dir)
+                   for o in entry.get('cfg_options', [])] + [f'randomness.seed={seed}']
+        run_train_test(entry, seed_dir, options, _stand_in_flag(entry, work_root))
+    try:
+        rows = mean_over_seeds([collect([d]) for d in seed_dirs], seeds)
+    except SeedMismatchError as error:
+        raise BenchmarkSetError(f'entry {entry["name"]}: {error}') from None
+    atomic_write_json(osp.join(work_dir, FINAL_METRICS_FILE), [row.to_json() for row in rows])
+
+
 def _stand_in_flag(entry: Dict, work_root: str) -> bool:
     source = entry.get('stand_in_sam', False)
     if not isinstance(source, str):
@@ -207,11 +247,14 @@ def run_set(bench: Dict, work_root: str, *, only: Optional[List[str]] = None,
         options = [expand(o, work_root=work_root, work_dir=work_dir)
                    for o in entry.get('cfg_options', [])]
         runner = entry['runner']
-        print(f'[benchmark] {entry["name"]}: {runner} {entry.get("config", "")} {options}')
+        print(f'[benchmark] {entry["name"]}: {runner} {entry.get("config", "")} {options}'
+              + (f' seeds {entry["seeds"]}' if 'seeds' in entry else ''))
         if dry_run:
             continue
         os.makedirs(work_dir, exist_ok=True)
-        if runner == 'train_test':
+        if runner == 'train_test' and 'seeds' in entry:
+            run_seeds(entry, work_root, work_dir, skip_existing)
+        elif runner == 'train_test':
             run_train_test(entry, work_dir, options, _stand_in_flag(entry, work_root))
         elif runner == 'pipeline':
             run_measured(_with_options(
@@ -279,7 +322,10 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     print(format_table(rows))
-    for kind, path in write_reports(rows, out_dir, stem=name).items():
+    paths = write_reports(rows, out_dir, stem=name)
+    if any(row.notes for row in rows):
+        print(f'Row notes (seed spread, memory kind, protocols): {paths["md"]}')
+    for kind, path in paths.items():
         print(f'{kind}: {path}')
     return 0
 

@@ -18,6 +18,7 @@ cam_masks = '{work_dir:epsam}/stage2_cams/train/masks'
 gradcam_masks = '{work_dir:gradcam}/stage2_cams/train/masks'
 sam_pseudo_masks = '{work_dir:epsam}/stage4_pseudo_labels_iter3/masks'
 stage3 = 'configs/stage3/deeplabv3plus_r18-tiny{}_1xb8-200it_synthetic-bcss-128x128.py'
+segformer = 'configs/stage3/segformer_mit-tiny{}_1xb8-200it_synthetic-bcss-128x128.py'
 seg_map_option = 'train_dataloader.dataset.data_prefix.seg_map_path='
 
 entries = [
@@ -43,34 +44,37 @@ entries = [
       for variant, label in (('cad', 'CAD'), ('cad-lean', 'memory-lean CAD'),
                              ('samadapter', 'SAM-Adapter'), ('bottleneck', 'bottleneck adapters'),
                              ('lora', 'LoRA'))],
+    # Decoder-only tuning with negative points in every class prompt.
+    dict(name='epsam-negpoints',
+         method='EP-SAM multi-class: SAM (decoder-only), positive + negative points, 3 '
+                'iterations',
+         runner='pipeline',
+         config='configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-decoder-negpoints_3it_'
+                'synthetic-bcss-128x128.py',
+         cfg_options=pipeline_data + ['pseudo_labels.selector.threshold=0.3',
+                                      'classifier.checkpoint={work_dir:epsam}']),
     dict(name='gradcam',
          method='Grad-CAM class maps (no SAM, no stage 3)',
          runner='pipeline',
          config='configs/epsam/epsam-pipeline_r18tiny-gradcam_no-sam_synthetic-bcss-128x128.py',
          cfg_options=pipeline_data + ['classifier.checkpoint={work_dir:epsam}']),
-    dict(name='epsam-deeplabv3plus',
-         method='EP-SAM SAM pseudo-labels -> DeepLabV3+ (tiny)',
-         runner='train_test',
-         config=stage3.format(''),
-         dataset='synthetic BCSS',
-         cfg_options=stage3_data + [seg_map_option + sam_pseudo_masks],
-         stand_in_sam='epsam'),
-    dict(name='cam-deeplabv3plus',
-         method='CAM pseudo-labels -> DeepLabV3+ (tiny)',
-         runner='train_test',
-         config=stage3.format('_cam-pseudo'),
-         dataset='synthetic BCSS',
-         cfg_options=stage3_data + [seg_map_option + cam_masks]),
-    dict(name='gradcam-deeplabv3plus',
-         method='Grad-CAM pseudo-labels -> DeepLabV3+ (tiny)',
-         runner='train_test',
-         config=stage3.format('_gradcam-pseudo'),
-         dataset='synthetic BCSS',
-         cfg_options=stage3_data + [seg_map_option + gradcam_masks]),
-    dict(name='mlps-deeplabv3plus',
-         method='Grad-CAM pseudo-labels -> DeepLabV3+ multi-layer supervision (tiny, MLPS)',
-         runner='train_test',
-         config=stage3.format('-mlps_gradcam-pseudo'),
-         dataset='synthetic BCSS',
-         cfg_options=stage3_data + [seg_map_option + gradcam_masks]),
+    # Stage 3: a segmentor trained on another entry's pseudo-labels.
+    *[dict(name=name, method=method, runner='train_test', config=config,
+           dataset='synthetic BCSS', cfg_options=stage3_data + [seg_map_option + masks],
+           stand_in_sam=stand_in)
+      for name, method, config, masks, stand_in in (
+          ('epsam-deeplabv3plus', 'EP-SAM SAM pseudo-labels -> DeepLabV3+ (tiny)',
+           stage3.format(''), sam_pseudo_masks, 'epsam'),
+          ('cam-deeplabv3plus', 'CAM pseudo-labels -> DeepLabV3+ (tiny)',
+           stage3.format('_cam-pseudo'), cam_masks, False),
+          ('gradcam-deeplabv3plus', 'Grad-CAM pseudo-labels -> DeepLabV3+ (tiny)',
+           stage3.format('_gradcam-pseudo'), gradcam_masks, False),
+          # The field's other segmentor, a tiny SegFormer (MiT).
+          ('epsam-segformer', 'EP-SAM SAM pseudo-labels -> SegFormer (tiny)',
+           segformer.format(''), sam_pseudo_masks, 'epsam'),
+          ('cam-segformer', 'CAM pseudo-labels -> SegFormer (tiny)',
+           segformer.format('_cam-pseudo'), cam_masks, False),
+          ('mlps-deeplabv3plus',
+           'Grad-CAM pseudo-labels -> DeepLabV3+ multi-layer supervision (tiny, MLPS)',
+           stage3.format('-mlps_gradcam-pseudo'), gradcam_masks, False))],
 ]

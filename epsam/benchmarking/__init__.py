@@ -6,5 +6,6 @@ Import the submodules directly (they pull in different dependencies):
 - :mod:`.tuning_step`, :mod:`.tuning_report`: the SAM tuning memory benchmark
   (``tools/benchmarks/tuning_memory.py``);
 - :mod:`.harness`, :mod:`.published`: collecting results into tables and
-  charts (``tools/benchmark.py``), with published reference numbers.
+  charts (``tools/benchmark.py``), with published reference numbers;
+- :mod:`.seeds`: one row from a run repeated with several seeds (mean, spread).
 """

@@ -31,7 +31,7 @@ from .published import canonical_dataset, published_rows
 __all__ = [
     'BenchmarkFileError', 'BenchmarkRow', 'FINAL_METRICS_FILE', 'row_from_dict',
     'load_final_metrics', 'load_mmseg_test_metrics', 'collect', 'published_benchmark_rows',
-    'table_header', 'table_records', 'format_table', 'write_markdown', 'write_csv',
+    'table_header', 'table_records', 'format_table', 'row_notes', 'write_markdown', 'write_csv',
     'plot_rows', 'write_reports'
 ]
 
@@ -310,8 +310,22 @@ def format_table(rows: Sequence[BenchmarkRow]) -> str:
     return table.get_string()
 
 
+def row_notes(rows: Sequence[BenchmarkRow]) -> List[str]:
+    """``method (dataset, protocols): notes`` of the rows with notes (seeds, memory kind).
+
+    Rows of one method and dataset with the same notes (one per protocol)
+    share one line.
+    """
+    protocols: Dict[tuple, List[str]] = {}
+    for row in rows:
+        if row.notes:
+            protocols.setdefault((row.method, row.dataset, row.notes), []).append(row.protocol)
+    return [f'{method} ({dataset}, {", ".join(names)}): {notes}'
+            for (method, dataset, notes), names in protocols.items()]
+
+
 def write_markdown(rows: Sequence[BenchmarkRow], path: str, *, title: str = 'Benchmark') -> None:
-    """A Markdown table with a note on units and row kinds."""
+    """A Markdown table with a note on units and row kinds, then the rows' notes."""
     header = table_header(rows)
     lines = [f'# {title}', '',
              'Metrics in percent. "published, not re-run" rows are copied from their '
@@ -320,6 +334,9 @@ def write_markdown(rows: Sequence[BenchmarkRow], path: str, *, title: str = 'Ben
              '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(cell.replace('|', '\\|') for cell in record) + ' |'
               for record in table_records(rows)]
+    notes = row_notes(rows)
+    if notes:
+        lines += ['', 'Notes:', ''] + [f'- {note}' for note in notes]
     with open(path, 'w', encoding='utf-8') as file:
         file.write('\n'.join(lines) + '\n')
 

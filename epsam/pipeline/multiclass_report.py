@@ -8,7 +8,7 @@ from epsam.benchmarking.memory import peak_rss_bytes
 from epsam.utils.atomic_io import atomic_write_json
 
 from .context import PipelineContext
-from .report import selection_note, write_record_files
+from .report import as_sentences, selection_note, write_record_files
 
 LABEL_NOTES = {
     'filename': 'test image labels: weak labels in the file names',
@@ -63,8 +63,8 @@ def write_class_results(ctx: PipelineContext, record: Dict, out_dir: str,
                        record)
     final_method = record['rows'][-1]['method']
     final = [row for row in record['rows'] if row['method'] == final_method]
-    text = ' '.join(notes(record) + [f'Final method: {final_method}.',
-                                     'peak memory: pipeline process RSS (CPU).'])
+    text = as_sentences(notes(record) + [f'Final method: {final_method}',
+                                         'peak memory: pipeline process RSS (CPU)'])
     atomic_write_json(osp.join(ctx.work_dir, 'final_metrics.json'), [dict(
         method=ctx.cfg.get('method_name', 'EP-SAM (multi-class)'),
         dataset=ctx.cfg.get('dataset_name', ''), protocol=row['protocol'],

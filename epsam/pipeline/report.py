@@ -39,6 +39,11 @@ def notes(record: Dict) -> List[str]:
     return [record['sam'], f"Protocol: {record['protocol']}.", selection_note(record)]
 
 
+def as_sentences(lines: List[str]) -> str:
+    """The report's note lines as one text, each line ending with a full stop."""
+    return ' '.join(line if line.endswith('.') else line + '.' for line in lines)
+
+
 def write_record_files(out_dir: str, title: str, lines: List[str], table: PrettyTable,
                        record: Dict) -> None:
     """``results.md`` (title, notes, the table as Markdown) and ``results.json``."""
@@ -59,7 +64,7 @@ def write_results(ctx: PipelineContext, record: Dict, out_dir: str) -> str:
         method=ctx.cfg.get('method_name', 'EP-SAM'), dataset=ctx.cfg.get('dataset_name', ''),
         protocol=record['protocol'], metrics=dict(Dice=final['dice'], IoU=final['iou']),
         train_time_s=sum(r['train_seconds'] for r in record['rows']),
-        peak_memory_bytes=None, trainable_params=None, notes=' '.join(notes(record)),
+        peak_memory_bytes=None, trainable_params=None, notes=as_sentences(notes(record)),
         stand_in_sam=record['stand_in_sam']))
     return table.get_string()
 

@@ -81,8 +81,13 @@ class Prompts:
 
     @property
     def is_empty(self) -> bool:
-        """True when there is no point, no box and no mask input."""
-        return self.num_points == 0 and self.num_boxes == 0 and self.mask_input is None
+        """True when nothing marks the object: no positive point, no box, no mask input.
+
+        Negative points alone only say where the object is not (a class whose
+        CAM region is empty still gets them), so SAM is not prompted with them.
+        """
+        return (not (self.point_labels == POSITIVE).any() and self.num_boxes == 0
+                and self.mask_input is None)
 
     def to_sam_frame(self, img_size: int, mask_pad_value: float = 0.0) -> 'Prompts':
         """Return these prompts mapped into SAM's square ``img_size`` frame.

@@ -1,9 +1,11 @@
 """The benchmark harness: collection, tables, reports, published rows, tools/benchmark.py."""
 import csv
 import json
+import math
 import os.path as osp
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,6 +230,12 @@ def test_cli_run_command_entries(tool, tmp_path, capsys):
      'config not found: configs/none.py'),
     ([dict(name='a', method='A', runner='command', command=[sys.executable, '-c', 'pass'])],
      'finished without writing it'),
+    ([dict(name='a', method='A', runner='pipeline', config='x.py', seeds=[0, 1])],
+     "\"seeds\" works with runner 'train_test' only"),
+    ([dict(name='a', method='A', runner='train_test', config='x.py', seeds=[0, 0])],
+     '"seeds" must be a non-empty list of distinct non-negative integers'),
+    ([dict(name='a', method='A', runner='train_test', config='x.py', seeds=3)],
+     '"seeds" must be a non-empty list'),
 ])
 def test_cli_run_rejects_bad_sets(tool, tmp_path, capsys, entries, message):
     path = _set_file(tmp_path, entries)
@@ -235,6 +243,78 @@ def test_cli_run_rejects_bad_sets(tool, tmp_path, capsys, entries, message):
     err = capsys.readouterr().err
     # the message names the set file, or the file the entry failed to write
     assert err.startswith(f'error: {tmp_path}') and message in err, err
+
+
+def test_cli_run_seeds_trains_once_per_seed_and_reports_the_mean(
+        tool, tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake_train_test(entry, work_dir, options, stand_in):
+        seed = int(options[-1].split('=')[1])
+        calls.append((osp.relpath(work_dir, tmp_path), options))
+        _write(Path(work_dir) / 'final_metrics.json', dict(
+            method=entry['method'], dataset='synthetic Camelyon',
+            protocol='per-image foreground Dice/IoU',
+            metrics={'IoU': 70.0 + 2 * seed, 'Dice': 80.0 + seed}, train_time_s=10.0 + seed,
+            peak_memory_bytes=(100 + seed) * 2**20, trainable_params=5, stand_in_sam=stand_in))
+
+    monkeypatch.setattr(tool, 'run_train_test', fake_train_test)
+    entries = [dict(name='cad', method='SAM + CAD', runner='train_test', config='tools/test.py',
+                    cfg_options=['model.cache={work_dir}/cache'], seeds=[0, 1, 2],
+                    stand_in_sam=True)]
+    root = tmp_path / 'root'
+    set_file = _set_file(tmp_path, entries)
+    assert tool.main(['--run', str(set_file), '--work-root', str(root)]) == 0
+    assert calls == [(f'root/cad/seed{s}', [f'model.cache={root}/cad/seed{s}/cache',
+                                            f'randomness.seed={s}']) for s in (0, 1, 2)]
+    [row] = load_final_metrics(str(root / 'cad' / 'final_metrics.json'))
+    assert row.metrics == {'IoU': 72.0, 'Dice': 81.0}
+    assert row.train_time_s == 11.0 and row.peak_memory_bytes == 102 * 2**20
+    assert row.stand_in_sam and row.trainable_params == 5
+    assert row.notes == ('mean of 3 seeds (0, 1, 2): IoU std 2.00 (range 70.00-74.00), '
+                         'Dice std 1.00 (range 80.00-82.00)')
+    assert 'Row notes (seed spread' in capsys.readouterr().out
+    assert '- SAM + CAD (synthetic Camelyon, per-image foreground Dice/IoU): mean of 3 seeds' \
+        in (root / 'report' / 'myset.md').read_text()
+    # A rerun with --skip-existing redoes only a seed whose results are missing.
+    (root / 'cad' / 'final_metrics.json').unlink()
+    (root / 'cad' / 'seed1' / 'final_metrics.json').unlink()
+    calls.clear()
+    assert tool.main(['--run', str(set_file), '--work-root', str(root), '--skip-existing']) == 0
+    assert [c[0] for c in calls] == ['root/cad/seed1']
+
+
+def test_row_notes_share_one_line_per_method_and_note(work_dirs):
+    from epsam.benchmarking.harness import row_notes
+    pipeline, both, _ = work_dirs
+    rows = collect([both, pipeline])
+    for row in rows[:2]:
+        row.notes = 'CPU RSS'
+    assert row_notes(rows) == [
+        'CAM + DeepLabV3+ (BCSS-WSSS, exclude_background, full_matrix): CPU RSS',
+        'EP-SAM (BCSS-WSSS, exclude_background): demo']
+
+
+def test_mean_over_seeds_keeps_nan_and_refuses_mismatched_runs():
+    from epsam.benchmarking.harness import BenchmarkRow
+    from epsam.benchmarking.seeds import SeedMismatchError, mean_over_seeds
+
+    def row(miou, protocol='exclude_background', params=7, **metrics):
+        return BenchmarkRow(method='M', dataset='D', protocol=protocol,
+                            metrics=dict(mIoU=miou, **metrics), trainable_params=params)
+
+    [mean] = mean_over_seeds([[row(40.0, **{'IoU.NEC': float('nan')})],
+                              [row(50.0, **{'IoU.NEC': 3.0, 'IoU.TUM': 1.0})]], [4, 9])
+    assert mean.metrics['mIoU'] == 45.0 and math.isnan(mean.metrics['IoU.NEC'])
+    assert 'IoU.TUM' not in mean.metrics  # not measured in every run
+    assert mean.notes.startswith('mean of 2 seeds (4, 9): mIoU std 7.07 (range 40.00-50.00)')
+    assert mean.train_time_s is None and mean.peak_memory_bytes is None
+    with pytest.raises(SeedMismatchError, match='seed 9 gave rows'):
+        mean_over_seeds([[row(1.0)], [row(1.0, protocol='full_matrix')]], [4, 9])
+    with pytest.raises(SeedMismatchError, match='different numbers of parameters'):
+        mean_over_seeds([[row(1.0)], [row(1.0, params=8)]], [4, 9])
+    with pytest.raises(SeedMismatchError, match='2 runs for seeds'):
+        mean_over_seeds([[row(1.0)], [row(1.0)]], [4])
 
 
 def test_shipped_benchmark_set_lists_existing_stage3_configs(tool):

@@ -28,6 +28,8 @@ EXPECTED = {
     'segformer_mit-b1_1xb16-20k_luad-histoseg-224x224.py',
     'segformer_mit-b1_1xb16-20k_wsss4luad-224x224.py',
     'deeplabv3plus_r18-tiny_1xb8-200it_synthetic-bcss-128x128.py',
+    'segformer_mit-tiny_1xb8-200it_synthetic-bcss-128x128.py',
+    'segformer_mit-tiny_cam-pseudo_1xb8-200it_synthetic-bcss-128x128.py',
     'deeplabv3plus_r50-d8_cam-pseudo_1xb16-20k_bcss-wsss-224x224.py',
     'deeplabv3plus_r50-d8_gradcam-pseudo_1xb16-20k_bcss-wsss-224x224.py',
     'deeplabv3plus_r50-d8-mlps_gradcam-pseudo_1xb16-20k_bcss-wsss-224x224.py',

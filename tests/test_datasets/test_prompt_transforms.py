@@ -83,6 +83,22 @@ def test_ignore_pixels_are_never_prompted_and_small_masks_give_all_pixels():
     assert sorted(map(tuple, results['prompt_points'].tolist())) == [(1, 9), (6, 5), (8, 7)]
 
 
+def test_negative_points_land_on_confident_background_only():
+    results = _results()
+    mask = np.zeros((H, W), np.uint8)
+    mask[:, :W // 2] = 255  # left half undecided
+    mask[2:5, -4:] = 1
+    results['gt_seg_map'] = mask
+    results = _build(dict(type='GenerateMaskPrompts', seed=2, generator=dict(
+        type='CombinedPrompt', generators=[
+            dict(type='UniformPointPrompt', num_points=4),
+            dict(type='NegativePointPrompt', num_points=30, cam_threshold=0.5)])))(results)
+    points, labels = results['prompt_points'], results['prompt_labels']
+    assert labels.tolist() == [1] * 4 + [0] * 30
+    values = mask[points[:, 1].astype(int), points[:, 0].astype(int)]
+    assert values[:4].tolist() == [1] * 4 and values[4:].tolist() == [0] * 30
+
+
 def test_seeded_prompts_depend_on_seed_and_stem_only():
     def draw(seed, path='/data/img/tumor_7_1.png'):
         transform = _build(dict(type='GenerateMaskPrompts', seed=seed))

@@ -59,6 +59,7 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path):
         assert os.path.getsize(picture) > 1000
     final = json.loads((work_dir / 'final_metrics.json').read_text())
     assert final['stand_in_sam'] and 'No pixel label' in final['notes']
+    assert final['notes'].startswith(result['sam'] + '. Protocol: ')  # sentences, stops
     markdown = (work_dir / 'stage5_evaluation' / 'results.md').read_text()
     assert 'stand-in' in markdown and '| CAM only' in markdown
 

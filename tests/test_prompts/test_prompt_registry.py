@@ -34,7 +34,9 @@ def test_build_and_run_from_config(name):
     prompts = generator(cam, mask, np.random.default_rng(0))
     assert isinstance(prompts, Prompts)
     assert prompts.image_size == (24, 40)
-    assert not prompts.is_empty
+    # negative points alone count as empty: they do not mark the object
+    assert prompts.is_empty == (name == 'NegativePointPrompt')
+    assert prompts.num_points + prompts.num_boxes > 0 or prompts.mask_input is not None
     coords = np.concatenate([prompts.point_coords, prompts.boxes.reshape(-1, 2)])
     assert ((coords >= 0) & (coords <= [39, 23])).all()
     mapped = prompts.to_sam_frame(64)

@@ -14,6 +14,14 @@ def test_defaults_are_empty_with_right_shapes():
                                            mask_inputs=None)
 
 
+def test_negative_points_alone_leave_the_prompts_empty():
+    negative = Prompts(image_size=(8, 8), point_coords=[[1, 1], [2, 2]], point_labels=[0, 0])
+    assert negative.is_empty and negative.num_points == 2
+    for marked in (dict(point_coords=[[1, 1], [2, 2]], point_labels=[0, 1]),
+                   dict(boxes=[[0, 0, 3, 3]]), dict(mask_input=np.ones((1, 8, 8)))):
+        assert not Prompts(image_size=(8, 8), **marked).is_empty, marked
+
+
 @pytest.mark.parametrize('kwargs, match', [
     (dict(image_size=(0, 4)), 'image_size'),
     (dict(image_size=(4,)), 'image_size'),

@@ -76,8 +76,11 @@ class GenerateMaskPrompts(BaseTransform):
     """Training prompts drawn from the (augmented) target mask.
 
     EP-SAM fine-tunes SAM's decoder on the initial CAM masks with 50 points
-    drawn uniformly inside the mask. The generator gets the foreground as both
-    the mask and a 0/1 "CAM", so any registered prompt generator works.
+    drawn uniformly inside the mask. The generator gets the foreground as the
+    mask and, as the "CAM", 1 on the foreground, 0.5 on ignored pixels
+    (uncertain) and 0 elsewhere, so any registered prompt generator works:
+    negative points (``cam_threshold <= 0.5``) never land on ignored pixels,
+    and a dense mask prompt is neutral (logit 0) there.
 
     Randomness (the choice made here): with ``seed=None`` (default, for
     training) prompts come from NumPy's global generator, like every other
@@ -96,8 +99,9 @@ class GenerateMaskPrompts(BaseTransform):
         generator: Prompt generator or its ``PROMPT_GENERATORS`` config.
         seed: ``None`` for fresh prompts each call, or an int for prompts
             fixed per image (see above).
-        mask_key: The results key of the mask (class indices, 255 = ignore).
+        mask_key: The results key of the mask (class indices).
         foreground_value: The mask value that is foreground.
+        ignore_index: The mask value of ignored (undecided) pixels.
     """
 
     def __init__(self,
@@ -105,13 +109,15 @@ class GenerateMaskPrompts(BaseTransform):
                      type='UniformPointPrompt', num_points=50),
                  seed: Optional[int] = None,
                  mask_key: str = 'gt_seg_map',
-                 foreground_value: int = 1) -> None:
+                 foreground_value: int = 1,
+                 ignore_index: int = 255) -> None:
         self.generator = build_if_config(PROMPT_GENERATORS, generator)
         if seed is not None:
             _item_rng(seed, '')  # validates the seed
         self.seed = seed
         self.mask_key = mask_key
         self.foreground_value = int(foreground_value)
+        self.ignore_index = int(ignore_index)
 
     def _rng(self, results: dict) -> np.random.Generator:
         if self.seed is None:
@@ -129,12 +135,14 @@ class GenerateMaskPrompts(BaseTransform):
             raise ValueError(f'{where}: mask shape {mask.shape} differs from the image shape '
                              f"{results['img'].shape[:2]}")
         foreground = mask == self.foreground_value
-        prompts = self.generator(foreground.astype(np.float64), foreground, self._rng(results))
+        cam = np.where(foreground, 1.0, np.where(mask == self.ignore_index, 0.5, 0.0))
+        prompts = self.generator(cam, foreground, self._rng(results))
         return _store_prompts(results, prompts, where)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(generator={self.generator!r}, seed={self.seed}, '
-                f'mask_key={self.mask_key!r}, foreground_value={self.foreground_value})')
+                f'mask_key={self.mask_key!r}, foreground_value={self.foreground_value}, '
+                f'ignore_index={self.ignore_index})')
 
 
 @TRANSFORMS.register_module()
