@@ -205,6 +205,7 @@ def run_seeds(entry: Dict, work_root: str, work_dir: str, skip_existing: bool) -
     """Train and test once per seed in ``work_dir/seed{S}``; write the mean row."""
     seeds = entry['seeds']
     seed_dirs = [osp.join(work_dir, f'seed{seed}') for seed in seeds]
+    stand_in = _stand_in_flag(entry, work_root)
     for seed, seed_dir in zip(seeds, seed_dirs):
         if skip_existing and osp.isfile(osp.join(seed_dir, FINAL_METRICS_FILE)):
             print(f'[benchmark] {entry["name"]} seed {seed}: done earlier, skipped')
@@ -213,7 +214,7 @@ def run_seeds(entry: Dict, work_root: str, work_dir: str, skip_existing: bool) -
         os.makedirs(seed_dir, exist_ok=True)
         options = [expand(o, work_root=work_root, work_dir=seed_dir)
                    for o in entry.get('cfg_options', [])] + [f'randomness.seed={seed}']
-        run_train_test(entry, seed_dir, options, _stand_in_flag(entry, work_root))
+        run_train_test(entry, seed_dir, options, stand_in)
     try:
         rows = mean_over_seeds([collect([d]) for d in seed_dirs], seeds)
     except SeedMismatchError as error:
