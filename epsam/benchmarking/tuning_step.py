@@ -36,7 +36,10 @@ __all__ = ['TUNING_VARIANTS', 'IN_ENCODER_VARIANTS', 'VARIANT_SIZES', 'variant_c
 TUNING_VARIANTS: Tuple[str, ...] = ('decoder_only', 'cad', 'cad_lean', 'sam_adapter',
                                     'bottleneck', 'lora')
 IN_ENCODER_VARIANTS = frozenset({'sam_adapter', 'bottleneck', 'lora'})
-VARIANT_SIZES: Tuple[str, ...] = ('vit_b', 'tiny')
+VARIANT_SIZES: Tuple[str, ...] = ('vit_b', 'tiny', 'lite_medsam')
+#: The ``sam_tuning_*_{size}.py`` file each SAM size reads; sizes without
+#: their own files take the ViT-B settings with ``sam.variant`` replaced.
+SIZE_CONFIG_FILES = {'vit_b': 'vit_b', 'tiny': 'tiny', 'lite_medsam': 'vit_b'}
 
 
 def variant_config_path(config_dir: Union[str, Path], name: str, size: str) -> Path:
@@ -50,7 +53,7 @@ def variant_config_path(config_dir: Union[str, Path], name: str, size: str) -> P
     if size not in VARIANT_SIZES:
         raise ValueError(f'unknown SAM size {size!r} for the tuning configs; '
                          f'choose from {list(VARIANT_SIZES)}')
-    return Path(config_dir) / f'sam_tuning_{name}_{size}.py'
+    return Path(config_dir) / f'sam_tuning_{name}_{SIZE_CONFIG_FILES[size]}.py'
 
 
 def load_variant_model_cfg(name: str,
@@ -84,7 +87,9 @@ def load_variant_model_cfg(name: str,
     if 'model' not in cfg:
         raise ValueError(f'{path}: the config defines no "model" dict')
     model = cfg.model.to_dict()
-    model['sam'] = dict(model.get('sam') or {}, checkpoint=None)
+    model['sam'] = dict(model.get('sam') or {}, checkpoint=None, pretrained=False)
+    if SIZE_CONFIG_FILES[size] != size:
+        model['sam']['variant'] = size
     adapter = model.get('adapter')
     if adapter_input is not None and adapter is not None and adapter.get('type') == 'CADAdapter':
         adapter['input_size'] = int(adapter_input)

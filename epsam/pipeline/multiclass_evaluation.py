@@ -136,7 +136,7 @@ def evaluate_class_maps(ctx: PipelineContext, tuned: Sequence[Tuple[str, str, fl
                              checkpoint=checkpoint))
     return dict(split=split, images=len(truths), classes=list(classes),
                 background_index=background, rows=rows,
-                sam=ctx.sam_note if use_sam else 'no SAM',
+                sam=ctx.sam_note if use_sam else 'no SAM', sam_label=ctx.sam_label,
                 stand_in_sam=use_sam and ctx.stand_in_sam, use_sam=use_sam,
                 undecided=UNDECIDED_NOTE,
                 test_labels=split_label_mode(ctx, split),

@@ -8,7 +8,7 @@ from epsam.benchmarking.memory import peak_rss_bytes
 from epsam.utils.atomic_io import atomic_write_json
 
 from .context import PipelineContext
-from .report import as_sentences, selection_note, write_record_files
+from .report import as_sentences, sam_label, selection_note, write_record_files
 
 LABEL_NOTES = {
     'filename': 'test image labels: weak labels in the file names',
@@ -29,8 +29,7 @@ def results_table(record: Dict) -> PrettyTable:
         class_keys += [k for k in row['metrics'] if k.startswith('IoU.') and k not in class_keys]
     table = PrettyTable(['method', 'protocol', 'mIoU', 'FwIoU', 'Dice', *class_keys,
                          'train (s)', 'inference (s)'])
-    sam = ('SAM: RANDOM STAND-IN' if record['stand_in_sam'] else
-           'SAM: checkpoint' if record['use_sam'] else 'no SAM')
+    sam = f'SAM: {sam_label(record)}' if record['use_sam'] else 'no SAM'
     table.title = (f"multi-class WSSS on {record['split']} ({record['images']} patches); {sam}")
     for row in record['rows']:
         metrics = row['metrics']

@@ -24,6 +24,7 @@ from mmengine.registry import DefaultScope
 from epsam.registry import MODELS
 
 from . import multiclass_stages as mc
+from . import stages
 from .mm_runs import load_stage_config
 from .multiclass_evaluation import evaluate_class_maps
 from .multiclass_report import write_class_results
@@ -50,7 +51,8 @@ def run_multiclass(pipeline) -> Dict:
     if use_sam:
         print_log(f'[pipeline] {ctx.sam_note}', logger=log,
                   level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
-    classifier = pipeline._run_stage(CLASSIFIER_STAGE, lambda: mc.train_or_reuse_classifier(ctx))
+    classifier = pipeline._run_stage(CLASSIFIER_STAGE,
+                                     lambda: stages.train_or_reuse_classifier(ctx))
     pipeline._run_stage(CAM_STAGE, lambda: mc.generate_class_cams(ctx))
     tuned: List[Tuple[str, str, float]] = []
     if use_sam:

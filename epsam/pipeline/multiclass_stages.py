@@ -33,7 +33,7 @@ from .context import PipelineContext
 from .mm_runs import train_in_work_dir
 from .multiclass_labelling import ClassMapLabeller, class_items_from_cam_dir
 from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config, load_inference_sam,
-                     pseudo_label_stage, sam_tuning_config, sam_tuning_stage, train_classifier)
+                     pseudo_label_stage, sam_tuning_config, sam_tuning_stage)
 
 #: ``split_labels`` value -> (dataset ``label_from``, ``generate_cams`` label_source).
 LABEL_MODES = {'filename': ('filename', 'label'), 'mask': ('mask', 'label'),
@@ -63,32 +63,6 @@ def split_label_mode(ctx: PipelineContext, split: str) -> str:
 
 
 # --- step 1 -----------------------------------------------------------------------
-def train_or_reuse_classifier(ctx: PipelineContext) -> Dict:
-    """Train the classifier, or reuse ``classifier.checkpoint`` when the config gives one.
-
-    ``classifier.checkpoint`` is a checkpoint file, or the work dir of another
-    pipeline run whose finished classifier stage to reuse (same classifier
-    config), e.g. a Grad-CAM variant reusing the CAM run's classifier.
-    """
-    given = ctx.cfg.classifier.get('checkpoint')
-    if given:
-        seconds = 0.0  # unknown for a bare checkpoint file
-        record = osp.join(given, CLASSIFIER_STAGE, 'stage_done.json')
-        if osp.isdir(given):
-            if not osp.isfile(record):
-                raise FileNotFoundError(f'classifier.checkpoint {given!r} is a folder without '
-                                        f'a finished classifier stage ({record})')
-            with open(record, encoding='utf-8') as stream:
-                reused = json.load(stream)
-            given, seconds = reused['checkpoint'], float(reused.get('seconds', 0.0))
-        if not osp.isfile(given):
-            raise FileNotFoundError(f'classifier.checkpoint {given!r} does not exist')
-        return dict(checkpoint=osp.abspath(given), seconds=seconds,
-                    selection=f'reused checkpoint {given} (classifier.checkpoint; seconds = '
-                    'its original training time)')
-    return train_classifier(ctx)
-
-
 # --- step 2 -----------------------------------------------------------------------
 def generate_class_cams(ctx: PipelineContext) -> Dict:
     """Per-class CAMs and class-map initial masks of every split in ``cam_splits``."""

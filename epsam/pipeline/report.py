@@ -8,23 +8,44 @@ from prettytable import PrettyTable, TableStyle
 
 from epsam.pseudo_labels.cam_store import load_cam, load_label_png
 from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from epsam.visualization.panels import cam_heatmap, draw_points, mask_overlay, panel_grid
+from epsam.visualization.panels import cam_heatmap, draw_prompts, mask_overlay, panel_grid
 
 from .context import PipelineContext
 from .evaluation import ground_truth
 
-COLUMNS = ('method', 'Dice (%)', 'IoU (%)', 'train (s)', 'inference (s)')
+COLUMNS = ('method', 'Dice (%)', 'IoU (%)', 'whole-patch masks', 'train (s)', 'inference (s)')
+COLLAPSE_TAG = ' [COLLAPSED: whole patch]'
 
 
 def results_table(record: Dict) -> PrettyTable:
+    """Baseline rows first, then every SAM; collapsed SAMs are tagged in their name."""
     table = PrettyTable(COLUMNS)
     table.title = (f"EP-SAM on {record['split']} ({record['images']} positive patches); "
-                   f"{'SAM: RANDOM STAND-IN' if record['stand_in_sam'] else 'SAM: checkpoint'}")
+                   f'SAM: {sam_label(record)}')
     for row in record['rows']:
-        table.add_row([row['method'], f"{row['dice']:.2f}", f"{row['iou']:.2f}",
+        name = row['method'] + (COLLAPSE_TAG if row.get('collapsed') else '')
+        whole = row.get('whole_patch_masks')
+        table.add_row([name, f"{row['dice']:.2f}", f"{row['iou']:.2f}",
+                       '-' if whole is None else f"{whole}/{record['images']}",
                        f"{row['train_seconds']:.1f}", f"{row['infer_seconds']:.1f}"])
     table.align['method'] = 'l'
     return table
+
+
+def collapse_note(record: Dict) -> List[str]:
+    """A line naming the SAM rows that predict (nearly) the whole patch on most images."""
+    names = [row['method'] for row in record['rows'] if row.get('collapsed')]
+    if not names:
+        return []
+    return [f'COLLAPSE: {", ".join(names)} predict(s) at least 95 % of the patch on most test '
+            'images, i.e. the whole-patch baseline, not a segmentation']
+
+
+def sam_label(record: Dict) -> str:
+    """The SAM's short name in a table title (records older than the label say less)."""
+    if 'sam_label' in record:
+        return record['sam_label']
+    return 'RANDOM STAND-IN' if record['stand_in_sam'] else 'checkpoint'
 
 
 def selection_note(record: Dict) -> str:
@@ -36,7 +57,8 @@ def selection_note(record: Dict) -> str:
 
 
 def notes(record: Dict) -> List[str]:
-    return [record['sam'], f"Protocol: {record['protocol']}.", selection_note(record)]
+    return [record['sam'], f"Protocol: {record['protocol']}.", selection_note(record),
+            *collapse_note(record)]
 
 
 def as_sentences(lines: List[str]) -> str:
@@ -86,8 +108,8 @@ def write_picture_grids(ctx: PipelineContext, split: str, pseudo_dir: str, predi
         rows.append([
             (item.stem[-20:], image),
             ('CAM', cam_heatmap(image, cam)),
-            ('prompts', None if prompts is None else draw_points(
-                image, prompts.point_coords, prompts.point_labels)),
+            ('prompts', None if prompts is None else draw_prompts(
+                image, prompts.point_coords, prompts.point_labels, prompts.boxes)),
             ('SAM mask (final model)', mask_overlay(image, prediction.mask)),
             ('pseudo-label' if pseudo_dir else 'pseudo-label (none)',
              mask_overlay(image, pseudo, (200, 0, 200))),

@@ -77,8 +77,7 @@ class EPSAMPipeline:
             return run_multiclass(self)
         print_log(f'[pipeline] {ctx.sam_note}', logger=self.logger,
                   level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
-        self._run_stage(stages.CLASSIFIER_STAGE, lambda: stages.train_classifier(ctx))
-        self._run_stage(stages.CAM_STAGE, lambda: stages.generate_split_cams(ctx))
+        self.run_cam_stages()
         initial_masks = osp.join(ctx.stage_dir(stages.CAM_STAGE), ctx.cfg.train_split, 'masks')
         tuned: List[Tuple[str, str, float]] = []
         record = self._run_stage(stages.sam_tuning_stage(0),
@@ -105,6 +104,12 @@ class EPSAMPipeline:
         evaluation = self._run_stage(EVALUATION_STAGE, lambda: self._evaluate(tuned))
         print_log('\n' + evaluation['table'], logger=self.logger)
         return evaluation
+
+    def run_cam_stages(self) -> None:
+        """Run (or resume) steps 1 and 2 only: the classifier, then CAMs and initial masks."""
+        ctx = self.ctx
+        self._run_stage(stages.CLASSIFIER_STAGE, lambda: stages.train_or_reuse_classifier(ctx))
+        self._run_stage(stages.CAM_STAGE, lambda: stages.generate_split_cams(ctx))
 
     def _evaluate(self, tuned: List[Tuple[str, str, float]]) -> Dict:
         start = time.time()

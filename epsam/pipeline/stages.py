@@ -4,6 +4,7 @@ Each stage function reads its inputs from earlier stages' folders, writes its
 own folder under the work dir, and returns a JSON-able record that the
 pipeline stores as the stage's ``stage_done.json``.
 """
+import json
 import os.path as osp
 import time
 from typing import Dict, NamedTuple, Optional
@@ -44,7 +45,13 @@ def classifier_config(ctx: PipelineContext) -> Config:
     section = ctx.cfg.classifier
     cfg = load_stage_config(section.config, section.get('cfg_options'))
     _set_data_root(cfg, ctx.data_root)
+    _set_seed(cfg, ctx)
     return cfg
+
+
+def _set_seed(cfg: Config, ctx: PipelineContext) -> None:
+    if ctx.seed is not None:
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=ctx.seed)
 
 
 # --- step 1: the ADL patch classifier ------------------------------------------
@@ -54,6 +61,32 @@ def train_classifier(ctx: PipelineContext) -> Dict:
                                    CLASSIFIER_STAGE)
     return dict(checkpoint=checkpoint, seconds=time.time() - start,
                 selection='patch labels only (cls/f1 on val) or last epoch')
+
+
+def train_or_reuse_classifier(ctx: PipelineContext) -> Dict:
+    """Train the classifier, or reuse ``classifier.checkpoint`` when the config gives one.
+
+    ``classifier.checkpoint`` is a checkpoint file, or the work dir of another
+    pipeline run whose finished classifier stage to reuse (same classifier
+    config), e.g. a Grad-CAM variant reusing the CAM run's classifier.
+    """
+    given = ctx.cfg.classifier.get('checkpoint')
+    if given:
+        seconds = 0.0  # unknown for a bare checkpoint file
+        record = osp.join(given, CLASSIFIER_STAGE, 'stage_done.json')
+        if osp.isdir(given):
+            if not osp.isfile(record):
+                raise FileNotFoundError(f'classifier.checkpoint {given!r} is a folder without '
+                                        f'a finished classifier stage ({record})')
+            with open(record, encoding='utf-8') as stream:
+                reused = json.load(stream)
+            given, seconds = reused['checkpoint'], float(reused.get('seconds', 0.0))
+        if not osp.isfile(given):
+            raise FileNotFoundError(f'classifier.checkpoint {given!r} does not exist')
+        return dict(checkpoint=osp.abspath(given), seconds=seconds,
+                    selection=f'reused checkpoint {given} (classifier.checkpoint; seconds = '
+                    'its original training time)')
+    return train_classifier(ctx)
 
 
 # --- step 2: CAMs and initial masks --------------------------------------------
@@ -89,6 +122,7 @@ def sam_tuning_config(ctx: PipelineContext, mask_dir: str) -> Config:
     """The SAM tuning config for training on ``mask_dir`` (from the original SAM weights)."""
     section = ctx.cfg.sam_tuning
     cfg = load_stage_config(section.config, section.get('cfg_options'))
+    _set_seed(cfg, ctx)
     cfg.model.sam = ctx.sam_cfg
     if (ctx.embedding_cache_dir is not None
             and adapter_supports_cached_embeddings(cfg.model.get('adapter'))):
@@ -96,8 +130,15 @@ def sam_tuning_config(ctx: PipelineContext, mask_dir: str) -> Config:
     dataset = cfg.train_dataloader.dataset
     dataset.img_dir = osp.abspath(ctx.image_dir(ctx.cfg.train_split))
     dataset.mask_dir = osp.abspath(mask_dir)
+    train_prompt = section.get('train_prompt')
+    if train_prompt is not None:
+        # The pipeline picks the prompt kind (points, boxes, both) for every step.
+        for transform in dataset.pipeline:
+            if transform['type'] == 'GenerateMaskPrompts':
+                transform['generator'] = train_prompt
     if cfg.get('test_dataloader') is not None:
-        # Ready for tools/test.py: CAM-prompted SAM on the test split.
+        # Ready for tools/test.py: SAM prompted from the test split's CAMs as
+        # the pipeline's own evaluation prompts it.
         split = ctx.cfg.test_split
         test_set = cfg.test_dataloader.dataset
         test_set.img_dir = osp.abspath(ctx.image_dir(split))
@@ -105,6 +146,8 @@ def sam_tuning_config(ctx: PipelineContext, mask_dir: str) -> Config:
         for transform in test_set.pipeline:
             if transform['type'] == 'LoadCamPrompts':
                 transform['cam_dir'] = osp.abspath(osp.join(ctx.stage_dir(CAM_STAGE), split))
+                if ctx.cfg.get('evaluation', {}).get('prompt') is not None:
+                    transform['generator'] = ctx.cfg.evaluation.prompt
     if ctx.uses_pixel_labels_for_selection:
         add_pixel_label_selection(ctx, cfg)
     return cfg
@@ -177,6 +220,7 @@ def load_inference_sam(ctx: PipelineContext, checkpoint: Optional[str]) -> Infer
             SAM, which has no adapter whatever the tuning config says.
     """
     cfg = load_stage_config(ctx.cfg.sam_tuning.config, ctx.cfg.sam_tuning.get('cfg_options'))
+    _set_seed(cfg, ctx)
     model_cfg = cfg.model.copy()
     model_cfg.sam = ctx.sam_cfg
     model_cfg.pop('embedding_cache', None)

@@ -28,9 +28,20 @@ def mask_overlay(image_rgb: np.ndarray, mask: Optional[np.ndarray],
     return out
 
 
-def draw_points(image_rgb: np.ndarray, points: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Positive points in yellow, negative in cyan, at pixel-index (x, y)."""
+def draw_prompts(image_rgb: np.ndarray, points: np.ndarray, labels: np.ndarray,
+                 boxes: Optional[np.ndarray] = None) -> np.ndarray:
+    """Boxes in orange, positive points in yellow, negative in cyan, at pixel-index (x, y).
+
+    Args:
+        image_rgb: The image (H, W, 3).
+        points: (N, 2) points (x, y).
+        labels: (N, ) point labels, 1 positive, 0 negative.
+        boxes: (M, 4) XYXY boxes with inclusive corners, or ``None``.
+    """
     out = image_rgb.copy()
+    for x0, y0, x1, y1 in np.zeros((0, 4)) if boxes is None else np.asarray(boxes):
+        cv2.rectangle(out, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))),
+                      (255, 140, 0), 1)
     radius = max(1, image_rgb.shape[0] // 96)
     for (x, y), label in zip(np.asarray(points), np.asarray(labels)):
         colour = (255, 230, 0) if label == 1 else (0, 230, 255)

@@ -1,4 +1,4 @@
-"""EP-SAM's inference as a tile predictor: CAM point prompts into SAM.
+"""EP-SAM's inference as a tile predictor: CAM prompts (points and/or boxes) into SAM.
 
 Per tile: the classifier's score and CAM; tiles scored below
 ``score_threshold`` get an all-zero map; the others get the CAM thresholded
@@ -80,6 +80,7 @@ class SamTilePredictor:
             self.predictor.set_image(tile)
             logits, _ = self.predictor.predict(
                 points=torch.as_tensor(prompts.point_coords, dtype=torch.float32),
-                point_labels=torch.as_tensor(prompts.point_labels))
+                point_labels=torch.as_tensor(prompts.point_labels),
+                boxes=torch.as_tensor(prompts.boxes, dtype=torch.float32))
             out[index] = logits.sigmoid().cpu().numpy()
         return out

@@ -59,7 +59,7 @@ def test_rss_probes_see_a_touched_allocation():
 def test_each_variant_has_a_tiny_and_a_vit_b_config_that_agree(name, tmp_path):
     configs = {size: load_variant_model_cfg(name, size, CONFIG_DIR, cache_dir=tmp_path)
                for size in ('tiny', 'vit_b')}
-    assert configs['vit_b']['sam'] == dict(variant='vit_b', checkpoint=None)
+    assert configs['vit_b']['sam'] == dict(variant='vit_b', checkpoint=None, pretrained=False)
     assert configs['tiny']['sam']['variant'] == 'tiny'
     adapters = [cfg.get('adapter') for cfg in configs.values()]
     assert [a and a['type'] for a in adapters][0] == [a and a['type'] for a in adapters][1]
@@ -70,6 +70,12 @@ def test_each_variant_has_a_tiny_and_a_vit_b_config_that_agree(name, tmp_path):
     if name.startswith('cad'):
         assert configs['vit_b']['adapter']['input_size'] == 512
         assert model.adapter.blocks[0].with_cp == (name == 'cad_lean')
+
+
+def test_lite_medsam_takes_the_vit_b_settings_with_its_own_sam(tmp_path):
+    cfg = load_variant_model_cfg('cad', 'lite_medsam', CONFIG_DIR, cache_dir=tmp_path)
+    assert cfg['sam'] == dict(variant='lite_medsam', checkpoint=None, pretrained=False)
+    assert cfg['adapter']['type'] == 'CADAdapter' and cfg['adapter']['input_size'] == 512
 
 
 def test_config_loading_errors_name_the_problem(tmp_path):

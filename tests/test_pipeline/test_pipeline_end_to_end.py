@@ -49,8 +49,10 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path):
     result = EPSAMPipeline(cfg, str(work_dir)).run()
 
     methods = [row['method'] for row in result['rows']]
-    assert methods[:2] == ['CAM only (initial masks)', 'SAM + CAM prompts, untuned']
-    assert len(methods) == 4  # + iteration 0 and iteration 1
+    assert methods[0] == 'whole patch (every pixel foreground)'
+    assert methods[1].startswith('CAM initial masks, PercentileMaskMaker(percentile=10')
+    assert methods[2:4] == ['CAM at Otsu threshold', 'SAM + CAM prompts, untuned']
+    assert len(methods) == 6  # 3 baselines, untuned, iteration 0 and iteration 1
     assert all(0 <= row['dice'] <= 100 and 0 <= row['iou'] <= row['dice'] + 1e-9
                for row in result['rows'])
     assert result['stand_in_sam'] and 'stand-in' in result['sam']
@@ -61,7 +63,8 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path):
     assert final['stand_in_sam'] and 'No pixel label' in final['notes']
     assert final['notes'].startswith(result['sam'] + '. Protocol: ')  # sentences, stops
     markdown = (work_dir / 'stage5_evaluation' / 'results.md').read_text()
-    assert 'stand-in' in markdown and '| CAM only' in markdown
+    assert 'stand-in' in markdown and '| CAM initial masks' in markdown
+    assert '| whole patch' in markdown and 'whole-patch masks' in markdown
 
     # tools/test.py evaluates a tuned SAM with the classifier's CAM prompts,
     # from the config the pipeline dumped next to it.
@@ -97,9 +100,8 @@ def test_pipeline_tunes_and_pseudo_labels_with_an_adapter(tmp_path):
     config = str(CONFIG).replace('sam-tiny-decoder', 'sam-tiny-cad')
     result = EPSAMPipeline(tiny_pipeline_config(data_root, config), str(work_dir)).run()
 
-    assert [row['method'] for row in result['rows']][:2] == [
-        'CAM only (initial masks)', 'SAM + CAM prompts, untuned']
-    assert len(result['rows']) == 4
+    assert [row['method'] for row in result['rows']][3] == 'SAM + CAM prompts, untuned'
+    assert len(result['rows']) == 6
     settings = json.loads((work_dir / 'stage4_pseudo_labels_iter1' / 'settings.json').read_text())
     assert '+CADAdapter:' in settings['sam_weights']
     # The adapter's frozen-encoder part came from the shared embedding cache.

@@ -44,12 +44,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from prettytable import PrettyTable  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import epsam  # noqa: E402,F401
 from epsam.models.sam import SamMaskPredictor, build_sam  # noqa: E402
-from epsam.models.sam.builder import build_sam_from_variant  # noqa: E402
-from epsam.models.sam.variants import get_sam_variant  # noqa: E402
+from epsam.benchmarking.encoder_speed import encoder_flops  # noqa: E402
 from epsam.pseudo_labels.cam_store import save_cam, save_label_png  # noqa: E402
 from epsam.pseudo_labels.items import PseudoLabelItem  # noqa: E402
 from epsam.pseudo_labels.sam_inference import BatchedSamPredictor  # noqa: E402
@@ -156,18 +154,6 @@ def warm_up(sam, item: PseudoLabelItem, device: str) -> None:
     loader = predictors(sam, 1, 1, device)[0]
     one = loader.load(item)
     loader.decode(loader.encode([one.image])[0], one.prompts)
-
-
-def encoder_flops(variant: str) -> int:
-    """FLOPs (2 x multiply-adds) of one image through the encoder, counted on ``meta``."""
-    with torch.device('meta'):
-        sam = build_sam_from_variant(get_sam_variant(variant))
-        size = sam.image_encoder.img_size
-        image = torch.empty(1, 3, size, size)
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        sam.image_encoder(image)
-    return int(counter.get_total_flops())
 
 
 # --- CPU options probe ------------------------------------------------------------

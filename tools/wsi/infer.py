@@ -18,6 +18,12 @@ import os
 import sys
 import time
 
+_BOXES = dict(type='ComponentBoxPrompt', min_area=16)
+_POINTS = dict(type='ProbabilisticPointPrompt', num_points=50)
+#: --prompt choices of the SAM tile predictor.
+TILE_PROMPTS = {'boxes': _BOXES, 'points': _POINTS,
+                'both': dict(type='CombinedPrompt', generators=[_BOXES, _POINTS])}
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -26,9 +32,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', required=True, help='classifier checkpoint')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--predictor', choices=('cam', 'sam'), default='cam',
-                        help='cam: CAM x classifier score; sam: CAM point prompts into SAM')
-    parser.add_argument('--sam-checkpoint', help='SAM weights (--predictor sam)')
-    parser.add_argument('--sam-variant', default='vit_b', help='SAM variant (--predictor sam)')
+                        help='cam: CAM x classifier score; sam: CAM prompts into SAM')
+    parser.add_argument('--prompt', choices=sorted(TILE_PROMPTS), default='boxes',
+                        help='SAM prompts from the CAM mask (--predictor sam): boxes (one per '
+                        'connected component, as LiteMedSAM was trained), points (EP-SAM\'s '
+                        '50 CAM-weighted points) or both')
+    parser.add_argument('--sam-checkpoint',
+                        help='SAM weights (--predictor sam); lite_medsam needs none (bundled)')
+    parser.add_argument('--sam-variant', default='lite_medsam',
+                        help='SAM variant (--predictor sam): lite_medsam (bundled weights), '
+                        'mobile_sam, vit_b, vit_l, vit_h')
     parser.add_argument('--tile-size', type=int, default=512, help='tile side in pixels')
     where = parser.add_mutually_exclusive_group()
     where.add_argument('--level', type=int, help='pyramid level of the tiles (default 0)')
@@ -76,11 +89,13 @@ def build_predictor(args, device):
     if args.predictor == 'cam':
         return CAMTilePredictor.from_config(args.config, args.checkpoint,
                                             batch_size=args.batch_size, device=device)
-    if args.sam_checkpoint is None:
-        raise ValueError('--predictor sam needs --sam-checkpoint')
+    from epsam.models.sam.builder import resolve_sam_weights
+    if resolve_sam_weights(args.sam_variant, args.sam_checkpoint).is_stand_in:
+        raise ValueError(f'--predictor sam with --sam-variant {args.sam_variant} needs '
+                         '--sam-checkpoint (only lite_medsam ships its weights)')
     return SamTilePredictor.from_files(args.config, args.checkpoint, args.sam_variant,
                                        args.sam_checkpoint, batch_size=args.batch_size,
-                                       device=device)
+                                       device=device, prompt_generator=TILE_PROMPTS[args.prompt])
 
 
 def fingerprint(args, layout) -> dict:
@@ -93,8 +108,10 @@ def fingerprint(args, layout) -> dict:
 
     return tiling_fingerprint(layout, slide=file_id(args.slide), config=file_id(args.config),
                               checkpoint=file_id(args.checkpoint), predictor=args.predictor,
-                              sam=file_id(args.sam_checkpoint) if args.predictor == 'sam'
-                              else None, output_level=args.output_level)
+                              sam=dict(variant=args.sam_variant, prompt=args.prompt,
+                                       weights=file_id(args.sam_checkpoint))
+                              if args.predictor == 'sam' else None,
+                              output_level=args.output_level)
 
 
 def run(args) -> dict:

@@ -43,26 +43,39 @@ class AdapterCompatibilityError(ValueError):
     """An adapter's sizes do not fit the SAM image encoder it is used with."""
 
 
+#: Why in-encoder adapters refuse TinyViT (LiteMedSAM, MobileSAM).
+TINY_VIT_REFUSAL = (
+    "they hook into segment_anything's ViT blocks (one token width, a patch embedding, "
+    "blocks of equal size), and TinyViT has a convolutional first stage and attention "
+    "stages of three different widths with their own windows; use decoder-only tuning "
+    "or CADAdapter (fusion_point='neck'), which work with every SAM encoder")
+
+
 @dataclass(frozen=True)
 class EncoderSpec:
-    """Sizes of a ``segment_anything`` ``ImageEncoderViT``.
+    """Sizes of a SAM image encoder (``ImageEncoderViT`` or TinyViT).
 
     Args:
         name: SAM variant name (``sam.variant.name``), ``None`` when the
             encoder was given without its SAM.
-        embed_dim: ViT token width.
-        depth: Number of ViT blocks.
+        embed_dim: ViT token width (``None`` for TinyViT).
+        depth: Number of ViT blocks (``None`` for TinyViT).
         img_size: Side of the square input frame, in pixels.
-        patch_size: Patch side, in pixels.
+        patch_size: Patch side, in pixels (``None`` for TinyViT).
         out_channels: Channels of the encoder output (after the neck).
+        family: ``'vit'`` or ``'tiny_vit'``.
+        grid_size: Side of the output grid when it is not
+            ``img_size // patch_size`` (TinyViT: 64).
     """
 
     name: Optional[str]
-    embed_dim: int
-    depth: int
+    embed_dim: Optional[int]
+    depth: Optional[int]
     img_size: int
-    patch_size: int
+    patch_size: Optional[int]
     out_channels: int
+    family: str = 'vit'
+    grid_size: Optional[int] = None
 
     @property
     def label(self) -> str:
@@ -71,7 +84,9 @@ class EncoderSpec:
 
     @property
     def grid(self) -> int:
-        """Side of the token / embedding grid, in cells (64 for the official variants)."""
+        """Side of the token / embedding grid, in cells (64 for the trained variants)."""
+        if self.grid_size is not None:
+            return self.grid_size
         return self.img_size // self.patch_size
 
     @classmethod
@@ -80,34 +95,47 @@ class EncoderSpec:
 
         Args:
             sam_or_encoder: ``segment_anything``'s ``Sam`` (anything with an
-                ``image_encoder``) or an ``ImageEncoderViT``.
+                ``image_encoder``), an ``ImageEncoderViT`` or a TinyViT.
 
         Raises:
-            TypeError: The module is not a ViT image encoder of
-                ``segment_anything``'s layout.
+            TypeError: The module is not a SAM image encoder of a known layout.
         """
         encoder = get_image_encoder(sam_or_encoder)
         variant = getattr(sam_or_encoder, 'variant', None)
         name = getattr(variant, 'name', None)
+        out_channels = int(encoder.neck[0].out_channels)
+        if _is_tiny_vit(encoder):
+            from epsam.models.sam.variants import TinyViTSamVariant
+            return cls(name=name, embed_dim=None, depth=None, img_size=int(encoder.img_size),
+                       patch_size=None, out_channels=out_channels, family='tiny_vit',
+                       grid_size=TinyViTSamVariant.GRID)
         proj = encoder.patch_embed.proj
         return cls(name=name, embed_dim=int(proj.out_channels), depth=len(encoder.blocks),
                    img_size=int(encoder.img_size), patch_size=int(proj.kernel_size[0]),
-                   out_channels=int(encoder.neck[0].out_channels))
+                   out_channels=out_channels)
+
+
+def _is_tiny_vit(encoder: nn.Module) -> bool:
+    return hasattr(encoder, 'layers') and hasattr(encoder, 'patch_embed') and \
+        hasattr(encoder.patch_embed, 'seq')
 
 
 def get_image_encoder(sam_or_encoder: nn.Module) -> nn.Module:
-    """Return the ``ImageEncoderViT`` of a SAM, or the encoder itself.
+    """Return the image encoder of a SAM, or the encoder itself.
 
     Raises:
-        TypeError: Neither a SAM nor a ViT encoder with ``patch_embed.proj``,
-            ``blocks``, ``neck`` and ``img_size``.
+        TypeError: Neither a SAM nor an encoder of a known layout (a ViT with
+            ``patch_embed.proj``, ``blocks``, ``neck`` and ``img_size``, or a
+            TinyViT with ``patch_embed.seq``, ``layers``, ``neck`` and ``img_size``).
     """
     encoder = getattr(sam_or_encoder, 'image_encoder', sam_or_encoder)
+    if _is_tiny_vit(encoder) and hasattr(encoder, 'neck') and hasattr(encoder, 'img_size'):
+        return encoder
     needed = ('patch_embed', 'blocks', 'neck', 'img_size')
     missing = [name for name in needed if not hasattr(encoder, name)]
     if missing or not hasattr(encoder.patch_embed, 'proj'):
         missing = missing or ['patch_embed.proj']
-        raise TypeError(f'expected segment_anything Sam or ImageEncoderViT, got '
+        raise TypeError(f'expected segment_anything Sam, ImageEncoderViT or TinyViT, got '
                         f'{type(sam_or_encoder).__name__} (missing {missing})')
     return encoder
 
@@ -141,6 +169,26 @@ class BaseSamAdapter(nn.Module):
         return False
 
     @classmethod
+    def encoder_families(cls, **settings) -> Tuple[str, ...]:
+        """Encoder families (``EncoderSpec.family``) an adapter built with ``settings`` fits."""
+        return ('vit', )
+
+    @classmethod
+    def check_family(cls, spec: EncoderSpec, **settings) -> None:
+        """Refuse an encoder family the adapter cannot work with.
+
+        Raises:
+            AdapterCompatibilityError: Names the adapter, the SAM variant and why.
+        """
+        if spec.family in cls.encoder_families(**settings):
+            return
+        why = TINY_VIT_REFUSAL if spec.family == 'tiny_vit' else \
+            f'it supports {cls.encoder_families(**settings)} encoders'
+        raise AdapterCompatibilityError(
+            f'{cls.__name__} cannot be used with {spec.label} (a {spec.family} image '
+            f'encoder): {why}')
+
+    @classmethod
     def encoder_defaults(cls, spec: EncoderSpec, **settings) -> Dict[str, Any]:
         """Constructor arguments that the encoder determines (e.g. ``embed_dim``).
 
@@ -168,6 +216,7 @@ class BaseSamAdapter(nn.Module):
         """
         spec = sam_or_encoder if isinstance(sam_or_encoder, EncoderSpec) else \
             EncoderSpec.of(sam_or_encoder)
+        self.check_family(spec, **self.family_settings())
         wrong = [f'{arg}={value} but the encoder has {field}={getattr(spec, field)}'
                  for field, (arg, value) in self.expected_sizes().items()
                  if getattr(spec, field) != value]
@@ -182,6 +231,10 @@ class BaseSamAdapter(nn.Module):
 
     def _check_structure(self, encoder: nn.Module, spec: EncoderSpec) -> None:
         """Check the layers the adapter hooks into; raise AdapterCompatibilityError."""
+
+    def family_settings(self) -> Dict[str, Any]:
+        """The constructor settings :meth:`encoder_families` depends on."""
+        return {}
 
 
 class ParallelSamAdapter(BaseSamAdapter):
@@ -211,6 +264,17 @@ class ParallelSamAdapter(BaseSamAdapter):
     @classmethod
     def settings_support_cached_embeddings(cls, **settings) -> bool:
         return settings.get('fusion_point', cls.DEFAULT_FUSION_POINT) == 'neck'
+
+    @classmethod
+    def encoder_families(cls, **settings) -> Tuple[str, ...]:
+        # Fused after the neck, only the output grid matters; fused at the
+        # blocks, the delta enters segment_anything's ViT token layout.
+        if settings.get('fusion_point', cls.DEFAULT_FUSION_POINT) == 'neck':
+            return ('vit', 'tiny_vit')
+        return ('vit', )
+
+    def family_settings(self) -> Dict[str, Any]:
+        return dict(fusion_point=self.fusion_point)
 
     def fuse(self, embedding: Tensor, delta: Tensor) -> Tensor:
         """``embedding + scale * delta``, with a clear error on a shape mismatch.

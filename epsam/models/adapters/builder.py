@@ -31,7 +31,9 @@ def build_sam_adapter(cfg: Union[dict, BaseSamAdapter], sam: nn.Module,
         The adapter; ``adapter.encoder_needs_grad`` says how to run the encoder.
 
     Raises:
-        AdapterCompatibilityError: A size set in ``cfg`` does not fit ``sam``.
+        AdapterCompatibilityError: A size set in ``cfg`` does not fit ``sam``,
+            or the adapter cannot work with ``sam``'s encoder family
+            (in-encoder adapters refuse TinyViT).
         TypeError: ``cfg`` builds something that is not a SAM adapter.
     """
     spec = EncoderSpec.of(sam)
@@ -41,6 +43,7 @@ def build_sam_adapter(cfg: Union[dict, BaseSamAdapter], sam: nn.Module,
         cfg = dict(cfg)
         adapter_cls = adapter_class(cfg)
         settings = {key: value for key, value in cfg.items() if key != 'type'}
+        adapter_cls.check_family(spec, **settings)
         for key, value in adapter_cls.encoder_defaults(spec, **settings).items():
             cfg.setdefault(key, value)
         adapter = MODELS.build(cfg)

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from segment_anything.utils.transforms import ResizeLongestSide
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
@@ -158,7 +159,8 @@ class CADAdapter(ParallelSamAdapter):
 
         Args:
             images: RGB images on the 0-255 scale, (B, 3, H, W) or a list of
-                (3, H_i, W_i); each is resized (bilinear) to ``input_size``.
+                (3, H_i, W_i); each is resized (bilinear) so its longest side
+                is ``input_size`` and zero-padded to a square, like SAM's frame.
 
         Returns:
             (B, 6, input_size, input_size) in [0, 1] for non-negative images.
@@ -167,20 +169,31 @@ class CADAdapter(ParallelSamAdapter):
             images = list(images) if images.dim() == 4 else [images]
         if not images:
             raise ValueError('CADAdapter: no images given')
-        size = (self.input_size, self.input_size)
         resized = []
         for image in images:
             if image.dim() != 3 or image.shape[0] != 3:
                 raise ValueError('CADAdapter expects RGB images (3, H, W) or (B, 3, H, W), '
                                  f'got an image of shape {tuple(image.shape)}')
-            image = image[None].float()
-            if tuple(image.shape[-2:]) != size:
-                image = F.interpolate(image, size=size, mode='bilinear', align_corners=False)
-            resized.append(image)
+            resized.append(self._to_frame(image[None].float()))
         rgb = torch.cat(resized).to(self.stem.weight.dtype)
         stacked = torch.cat([rgb, high_pass_per_channel(rgb, self.low_freq_side)], dim=1)
         peak = stacked.amax(dim=(-2, -1), keepdim=True)
         return stacked / torch.where(peak > 0, peak, torch.ones_like(peak))
+
+    def _to_frame(self, image: Tensor) -> Tensor:
+        """Place an image (1, 3, H, W) in the adapter's square frame as SAM places it in its own.
+
+        The longest side is resized to ``input_size`` and the rest padded with
+        zeros at the bottom/right, so each cell of the adapter's output grid
+        covers the same image area as the encoder's embedding cell (a square
+        image is simply resized).
+        """
+        height, width = image.shape[-2:]
+        new_h, new_w = ResizeLongestSide.get_preprocess_shape(height, width, self.input_size)
+        if (new_h, new_w) != (height, width):
+            image = F.interpolate(image, size=(new_h, new_w), mode='bilinear',
+                                  align_corners=False)
+        return F.pad(image, (0, self.input_size - new_w, 0, self.input_size - new_h))
 
     def forward(self, images: Union[Tensor, List[Tensor]]) -> Tensor:
         """Adapter output ``delta``.

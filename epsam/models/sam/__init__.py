@@ -11,7 +11,7 @@ from .embedding_cache import SamEmbeddingCache
 from .embedding_entry import CorruptCacheEntry, read_cache_entry, write_cache_entry
 from .input_transform import SamInputTransform
 from .losses import BCEIoULoss, DiceIoULoss, soft_dice_loss, soft_iou_loss
-from .predictor import SamMaskPredictor, decode_masks, embed_prompts, select_best_mask
+from .predictor import SamMaskPredictor, best_candidates, decode_masks, embed_prompts, unite_masks
 from .tuning_model import SamTuningModel
 from .variants import SAM_VARIANTS, SamVariant, get_sam_variant
 
@@ -21,7 +21,7 @@ __all__ = [
     'list_sam_variants', 'register_sam_variant', 'sam_state_dict_shapes', 'SamCheckpointError',
     'read_sam_state_dict', 'load_sam_checkpoint', 'identify_sam_variant',
     'describe_sam_state_dict', 'SamInputTransform', 'SamMaskPredictor', 'embed_prompts',
-    'decode_masks', 'select_best_mask', 'DiceIoULoss', 'BCEIoULoss', 'soft_dice_loss',
+    'decode_masks', 'best_candidates', 'unite_masks', 'DiceIoULoss', 'BCEIoULoss', 'soft_dice_loss',
     'soft_iou_loss', 'SamTuningModel', 'SamEmbeddingCache', 'CorruptCacheEntry',
     'read_cache_entry', 'write_cache_entry', 'EncoderFingerprint', 'image_content_key',
     'file_content_key', 'preprocess_signature'

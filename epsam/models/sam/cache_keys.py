@@ -77,18 +77,27 @@ def canonical_pixels(image: torch.Tensor) -> torch.Tensor:
     return as_float
 
 
-def preprocess_signature(img_size: int, pixel_mean, pixel_std) -> str:
+def preprocess_signature(img_size: int, pixel_mean, pixel_std,
+                         normalization: str = 'mean_std') -> str:
     """A stable string naming SAM's preprocessing (resize longest side, normalise, pad).
 
     Args:
         img_size: Side of SAM's square input frame, in pixels.
         pixel_mean: RGB mean on the 0-255 scale (3 numbers).
         pixel_std: RGB standard deviation on the 0-255 scale (3 numbers).
+        normalization: ``'mean_std'`` or ``'min_max'`` (then mean and std
+            are unused and left out).
     """
-    mean = [round(float(v), 6) for v in torch.as_tensor(pixel_mean).flatten().tolist()]
-    std = [round(float(v), 6) for v in torch.as_tensor(pixel_std).flatten().tolist()]
-    return json.dumps(dict(resize='longest_side_bilinear_antialias', pad='bottom_right',
-                           img_size=int(img_size), mean=mean, std=std), sort_keys=True)
+    content = dict(resize='longest_side_bilinear_antialias', pad='bottom_right',
+                   img_size=int(img_size))
+    if normalization == 'mean_std':
+        content['mean'] = [round(float(v), 6)
+                           for v in torch.as_tensor(pixel_mean).flatten().tolist()]
+        content['std'] = [round(float(v), 6)
+                          for v in torch.as_tensor(pixel_std).flatten().tolist()]
+    else:
+        content['normalization'] = normalization
+    return json.dumps(content, sort_keys=True)
 
 
 def image_content_key(image: torch.Tensor, preprocess: str, variant_id: str = '') -> str:

@@ -111,6 +111,10 @@ def describe_sam_state_dict(shapes: Mapping[str, Tuple[int, ...]]) -> str:
         shapes: Map from state-dict key to tensor shape.
     """
     parts = []
+    stem = shapes.get('image_encoder.patch_embed.seq.0.c.weight')
+    if stem is not None and len(stem) == 4:
+        kind = {1: "LiteMedSAM's 1x1", 3: "MobileSAM's 3x3"}.get(stem[2], f'{stem[2]}x{stem[3]}')
+        parts.append(f'TinyViT image encoder with {kind} stem')
     patch = shapes.get('image_encoder.patch_embed.proj.weight')
     if patch is not None and len(patch) == 4:
         parts.append(f'image encoder width {patch[0]}, patch {patch[2]} px')
@@ -127,9 +131,20 @@ def describe_sam_state_dict(shapes: Mapping[str, Tuple[int, ...]]) -> str:
     return ', '.join(parts) if parts else 'no recognisable SAM tensors'
 
 
+def _without_ignored(shapes: Mapping[str, Tuple[int, ...]], variant) -> Dict[str, Tuple]:
+    """Drop the keys a variant's loader ignores (e.g. MobileSAM's unused ImageNet head)."""
+    prefixes = tuple(getattr(variant, 'ignored_checkpoint_prefixes', ()))
+    if not prefixes:
+        return dict(shapes)
+    return {k: v for k, v in shapes.items() if not k.startswith(prefixes)}
+
+
 def identify_sam_variant(shapes: Mapping[str, Tuple[int, ...]],
                          candidates: Optional[Iterable[str]] = None) -> Optional[str]:
     """Name the registered variant whose state dict has exactly these shapes.
+
+    Keys a variant ignores when loading (``ignored_checkpoint_prefixes``)
+    do not count.
 
     Args:
         shapes: Map from state-dict key to tensor shape.
@@ -142,11 +157,21 @@ def identify_sam_variant(shapes: Mapping[str, Tuple[int, ...]],
     from .variants import SAM_VARIANTS
     names = list(SAM_VARIANTS) if candidates is None else list(candidates)
     for name in names:
-        expected = sam_state_dict_shapes(SAM_VARIANTS[name])
-        if expected.keys() == shapes.keys() and all(
-                tuple(expected[k]) == tuple(shapes[k]) for k in expected):
+        variant = SAM_VARIANTS[name]
+        mine = _without_ignored(shapes, variant)
+        if not _could_be(mine, variant):
+            continue
+        expected = sam_state_dict_shapes(variant)
+        if expected.keys() == mine.keys() and all(
+                tuple(expected[k]) == tuple(mine[k]) for k in expected):
             return name
     return None
+
+
+def _could_be(shapes: Mapping[str, Tuple[int, ...]], variant) -> bool:
+    """Cheap pre-check of the encoder family, so no unrelated model is built."""
+    tiny_vit = 'image_encoder.patch_embed.seq.0.c.weight' in shapes
+    return tiny_vit == (variant.encoder_family == 'tiny_vit')
 
 
 def _summarise_keys(keys: List[str]) -> str:
@@ -197,6 +222,8 @@ def load_sam_checkpoint(model: nn.Module, path: str, strict: bool = True) -> Lis
             :func:`read_sam_state_dict`), or it does not fit the model.
     """
     state_dict = read_sam_state_dict(path)
+    kept = _without_ignored(state_dict, getattr(model, 'variant', None))
+    state_dict = {key: state_dict[key] for key in kept}
     shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     mismatched = [k for k in expected if k in shapes and shapes[k] != expected[k]]
@@ -217,4 +244,6 @@ def load_sam_checkpoint(model: nn.Module, path: str, strict: bool = True) -> Lis
         hint = _variant_hint(model, shapes, describe_unknown=False)
         raise SamCheckpointError(f'{header}: {"; ".join(details)}. {hint}'.rstrip())
     model.load_state_dict(state_dict, strict=False)
+    from .tiny_vit import refresh_attention_biases
+    refresh_attention_biases(model)
     return missing + unexpected

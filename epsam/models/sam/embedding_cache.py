@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
-from epsam.models.adapters.base import IN_ENCODER_ADAPTER_ATTR
+from epsam.models.adapters.base import IN_ENCODER_ADAPTER_ATTR, EncoderSpec
 
 from .cache_keys import EncoderFingerprint, entry_key, image_content_key, preprocess_signature
 from .embedding_entry import (ENTRY_SUFFIX, STORAGE_DTYPES, TEMP_PREFIX, CorruptCacheEntry,
@@ -73,13 +73,12 @@ class _ByteBoundedLRU:
 
 
 def _embedding_shape(encoder: torch.nn.Module) -> Optional[List[int]]:
-    """(C, g, g) of a ``segment_anything`` ``ImageEncoderViT``; None for other encoders."""
+    """(C, g, g) of a SAM image encoder (ViT or TinyViT); None for other encoders."""
     try:
-        channels = int(encoder.neck[0].out_channels)
-        grid = int(encoder.img_size) // int(encoder.patch_embed.proj.kernel_size[0])
+        spec = EncoderSpec.of(encoder)
     except (AttributeError, IndexError, TypeError):
         return None
-    return [channels, grid, grid]
+    return [spec.out_channels, spec.grid, spec.grid]
 
 
 class SamEmbeddingCache:
@@ -94,7 +93,8 @@ class SamEmbeddingCache:
         encoder: SAM's frozen image encoder (``sam.image_encoder``); its
             device is where images are encoded.
         input_transform: Preprocessing to SAM's frame; default
-            ``SamInputTransform(encoder.img_size)`` with SAM's mean and std.
+            ``SamInputTransform(encoder.img_size)`` with SAM's mean and std
+            (ViT encoders only; give ``SamInputTransform.from_sam(sam)``).
         encoder_tag: Text mixed into the weight fingerprint, e.g. ``'vit_b'``.
         storage_dtype: ``'float16'`` (default, 2 MiB per vit_b entry),
             ``'bfloat16'`` or ``'float32'`` (4 MiB).
@@ -134,12 +134,17 @@ class SamEmbeddingCache:
             if not hasattr(encoder, 'img_size'):
                 raise ValueError('SamEmbeddingCache: the encoder has no img_size; pass '
                                  'input_transform explicitly')
+            if _embedding_shape(encoder) and EncoderSpec.of(encoder).family == 'tiny_vit':
+                raise ValueError('SamEmbeddingCache: a TinyViT encoder has no default '
+                                 'preprocessing (LiteMedSAM and MobileSAM differ); pass '
+                                 'input_transform=SamInputTransform.from_sam(sam)')
             input_transform = SamInputTransform(encoder.img_size)
         self.encoder = encoder
         self.transform = input_transform
         self.preprocess = preprocess_signature(input_transform.img_size,
                                                input_transform.pixel_mean,
-                                               input_transform.pixel_std)
+                                               input_transform.pixel_std,
+                                               input_transform.normalization)
         self.storage_dtype_name = storage_dtype
         self.storage_dtype = STORAGE_DTYPES[storage_dtype]
         self.batch_size = int(batch_size)

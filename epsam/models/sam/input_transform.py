@@ -2,7 +2,9 @@
 
 SAM sees a square ``img_size`` frame: the image is resized so its longest side
 is ``img_size`` (``segment_anything.utils.transforms.ResizeLongestSide``),
-normalised with SAM's RGB mean/std and padded at the bottom and right.
+normalised as the variant's weights were trained (SAM's RGB mean/std, or
+LiteMedSAM's per-image min-max to [0, 1]) and padded with zeros at the bottom
+and right.
 Predicted masks are cropped and resized back. Everything works on batched
 torch tensors.
 
@@ -22,8 +24,12 @@ import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
 from .builder import SAM_PIXEL_MEAN, SAM_PIXEL_STD
+from .variants import NORMALIZATIONS
 
 __all__ = ['SamInputTransform']
+
+#: Smallest range of a min-max normalised image (LiteMedSAM's clip).
+MIN_MAX_EPS = 1e-8
 
 
 class SamInputTransform:
@@ -34,25 +40,40 @@ class SamInputTransform:
             ``sam.image_encoder.img_size``).
         pixel_mean: Per-channel RGB mean on the 0-255 scale.
         pixel_std: Per-channel RGB standard deviation on the 0-255 scale.
+        normalization: ``'mean_std'`` (``(x - pixel_mean) / pixel_std``) or
+            ``'min_max'`` (each resized image mapped to [0, 1] by its own
+            minimum and maximum over all channels, as LiteMedSAM; the mean
+            and std are then unused).
     """
 
     def __init__(self,
                  img_size: int,
                  pixel_mean: Sequence[float] = SAM_PIXEL_MEAN,
-                 pixel_std: Sequence[float] = SAM_PIXEL_STD) -> None:
+                 pixel_std: Sequence[float] = SAM_PIXEL_STD,
+                 normalization: str = 'mean_std') -> None:
         if img_size <= 0:
             raise ValueError(f'img_size must be positive, got {img_size}')
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f'normalization must be one of {NORMALIZATIONS}, '
+                             f'got {normalization!r}')
         self.img_size = int(img_size)
+        self.normalization = normalization
         self._resize = ResizeLongestSide(self.img_size)
         self.pixel_mean = torch.tensor(pixel_mean, dtype=torch.float32).view(-1, 1, 1)
         self.pixel_std = torch.tensor(pixel_std, dtype=torch.float32).view(-1, 1, 1)
 
     @classmethod
     def from_sam(cls, sam: torch.nn.Module) -> 'SamInputTransform':
-        """The transform matching a built ``Sam`` (its input size, mean and std)."""
+        """The transform matching a built ``Sam``: its frame, and its variant's normalisation.
+
+        A ``Sam`` built outside epsam (no ``sam.variant``) gets SAM's mean/std
+        normalisation with its own ``pixel_mean``/``pixel_std``.
+        """
+        variant = getattr(sam, 'variant', None)
         return cls(sam.image_encoder.img_size,
                    pixel_mean=sam.pixel_mean.flatten().tolist(),
-                   pixel_std=sam.pixel_std.flatten().tolist())
+                   pixel_std=sam.pixel_std.flatten().tolist(),
+                   normalization=getattr(variant, 'normalization', 'mean_std'))
 
     def input_size(self, original_size: Tuple[int, int]) -> Tuple[int, int]:
         """(H, W) of an image of ``original_size`` (H, W) once resized, before padding."""
@@ -112,10 +133,18 @@ class SamInputTransform:
         if (new_h, new_w) != tuple(images.shape[-2:]):
             images = F.interpolate(images, (new_h, new_w), mode='bilinear',
                                    align_corners=False, antialias=True)
+        images = self.normalize(images)
+        return F.pad(images, (0, self.img_size - new_w, 0, self.img_size - new_h))
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalise resized, unpadded RGB images (B, 3, h, w) on the 0-255 scale."""
+        if self.normalization == 'min_max':
+            low = images.amin(dim=(1, 2, 3), keepdim=True)
+            high = images.amax(dim=(1, 2, 3), keepdim=True)
+            return (images - low) / (high - low).clamp_min(MIN_MAX_EPS)
         mean = self.pixel_mean.to(images.device)
         std = self.pixel_std.to(images.device)
-        images = (images - mean) / std
-        return F.pad(images, (0, self.img_size - new_w, 0, self.img_size - new_h))
+        return (images - mean) / std
 
     def postprocess_masks(self, masks: torch.Tensor,
                           original_size: Tuple[int, int]) -> torch.Tensor:

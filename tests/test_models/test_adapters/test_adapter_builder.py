@@ -73,7 +73,12 @@ def test_encoder_spec_of_real_variants_without_allocating():
                                patch_size=16, out_channels=256)
     assert spec.grid == 64
     assert EncoderSpec.of(sam.image_encoder).name is None
-    with pytest.raises(TypeError, match='expected segment_anything Sam or ImageEncoderViT'):
+    with torch.device('meta'):
+        lite = build_sam('lite_medsam')
+    assert EncoderSpec.of(lite) == EncoderSpec(
+        name='lite_medsam', embed_dim=None, depth=None, img_size=256, patch_size=None,
+        out_channels=256, family='tiny_vit', grid_size=64)
+    with pytest.raises(TypeError, match='Sam, ImageEncoderViT or TinyViT'):
         get_image_encoder(torch.nn.Linear(2, 2))
 
 

@@ -44,15 +44,19 @@ def test_output_shape_and_range():
     assert delta.abs().max() > 0
 
 
-def test_list_of_differently_sized_images_equals_resized_batch():
+def test_list_of_differently_sized_images_equals_framed_batch():
+    # Like SAM's frame: the longest side is resized and the rest zero-padded,
+    # so the adapter's grid cells cover the image area of the encoder's cells.
     adapter = tiny_cad().eval()
     first, second = torch.rand(3, 128, 128) * 255, torch.rand(3, 200, 160) * 255
-    resized = torch.nn.functional.interpolate(second[None], size=(128, 128), mode='bilinear',
+    resized = torch.nn.functional.interpolate(second[None], size=(128, 102), mode='bilinear',
                                               align_corners=False)[0]
+    framed = torch.nn.functional.pad(resized, (0, 26, 0, 0))
     with torch.no_grad():
         from_list = adapter([first, second])
-        from_batch = adapter(torch.stack([first, resized]))
+        from_batch = adapter(torch.stack([first, framed]))
     assert torch.allclose(from_list, from_batch, atol=1e-6)
+    assert torch.all(adapter.prepare_inputs([second])[:, :3, :, 102:] == 0)  # RGB padding
 
 
 def test_prepare_inputs_six_channels_each_scaled_by_its_max():

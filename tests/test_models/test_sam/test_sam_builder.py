@@ -10,7 +10,7 @@ from epsam.registry import SAM_BUILDERS
 
 def test_every_variant_is_registered():
     names = list_sam_variants()
-    assert {'vit_b', 'vit_l', 'vit_h', 'tiny'} <= set(names)
+    assert {'vit_b', 'vit_l', 'vit_h', 'tiny', 'lite_medsam', 'mobile_sam'} <= set(names)
     for name in names:
         assert name in SAM_BUILDERS.module_dict
 
@@ -42,7 +42,11 @@ def test_registry_builds_each_variant_on_meta(name):
         sam = SAM_BUILDERS.build(dict(type=name))
     variant = get_sam_variant(name)
     assert sam.variant == variant
-    assert len(sam.image_encoder.blocks) == variant.encoder_depth
+    if variant.encoder_family == 'vit':
+        assert len(sam.image_encoder.blocks) == variant.encoder_depth
+    else:
+        assert [len(layer.blocks) for layer in sam.image_encoder.layers] == list(
+            variant.encoder_depths)
     assert sam.image_encoder.img_size == variant.img_size
 
 

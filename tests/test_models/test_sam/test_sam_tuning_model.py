@@ -149,3 +149,26 @@ def test_a_sample_without_prompts_predicts_an_empty_mask_and_adds_no_loss(model)
     zero = model(inputs[:1], [empty], mode='loss')
     assert list(zero) == ['loss_empty_batch'] and zero['loss_empty_batch'].item() == 0
     zero['loss_empty_batch'].backward()  # reaches the trainable parameters
+
+
+def test_several_boxes_are_decoded_and_united(model):
+    image, sample = square_sample(4, 4, side=16)
+    image[:, 40:56, 40:56] = 230
+    sample.gt_sem_seg.data[:, 40:56, 40:56] = 1
+    del sample.prompt_points
+    del sample.prompt_labels
+    sample.prompt_boxes = torch.tensor([[4.0, 4.0, 19.0, 19.0], [40.0, 40.0, 55.0, 55.0]])
+    model.train()
+    data = model.data_preprocessor(dict(inputs=[image], data_samples=[sample]), True)
+    losses = model(**data, mode='loss')
+    sum(losses.values()).backward()
+    assert any(p.grad is not None for p in model.sam.mask_decoder.parameters())
+    model.eval()
+    with torch.no_grad():
+        united = model(**data, mode='predict')[0].seg_logits.data[0]
+        parts = []
+        for box in sample.prompt_boxes:
+            one = sample.clone()
+            one.prompt_boxes = box[None]
+            parts.append(model(data['inputs'], [one], mode='predict')[0].seg_logits.data[0])
+    assert torch.allclose(united, torch.maximum(*parts), atol=1e-5)

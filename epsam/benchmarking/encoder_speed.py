@@ -1,0 +1,89 @@
+"""What a SAM image encoder costs: FLOPs per image, seconds per image, the machine's peak.
+
+Used by ``tools/benchmarks/sam_encoder_efficiency.py`` and the pseudo-label
+throughput benchmark. FLOPs are 2 x multiply-adds as counted by
+``torch.utils.flop_counter.FlopCounterMode`` (matrix products and
+convolutions; element-wise work is not counted).
+"""
+import os
+import time
+from typing import Dict, Optional
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from epsam.models.sam.builder import build_sam_from_variant
+from epsam.models.sam.variants import get_sam_variant
+
+__all__ = ['encoder_flops', 'matmul_peak_gflops', 'seconds_per_image', 'load_average']
+
+
+def encoder_flops(variant: str) -> int:
+    """FLOPs of one image through a variant's image encoder, counted on ``meta`` (no memory)."""
+    with torch.device('meta'):
+        sam = build_sam_from_variant(get_sam_variant(variant))
+        size = sam.image_encoder.img_size
+        image = torch.empty(1, 3, size, size)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        sam.image_encoder(image)
+    return int(counter.get_total_flops())
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(device: str = 'cpu', dtype: Optional[torch.dtype] = None,
+                       size: int = 4096, repeats: int = 3) -> float:
+    """GFLOP/s of the best of ``repeats`` square ``size`` x ``size`` matrix products.
+
+    Args:
+        device: ``'cpu'`` or a CUDA device.
+        dtype: float32 on the CPU and bfloat16 on a GPU by default.
+        size: Side of the matrices.
+        repeats: Timed products (after one untimed warm-up).
+    """
+    device = torch.device(device)
+    dtype = dtype or (torch.bfloat16 if device.type == 'cuda' else torch.float32)
+    left = torch.randn(size, size, device=device, dtype=dtype)
+    right = torch.randn(size, size, device=device, dtype=dtype)
+    torch.mm(left, right)
+    _sync(device)
+    best = float('inf')
+    for _ in range(repeats):
+        began = time.perf_counter()
+        torch.mm(left, right)
+        _sync(device)
+        best = min(best, time.perf_counter() - began)
+    return 2 * size ** 3 / best / 1e9
+
+
+def seconds_per_image(encoder: torch.nn.Module, frames: torch.Tensor, repeats: int = 1
+                      ) -> float:
+    """Best-of-``repeats`` seconds per image of ``encoder`` over a batch of input frames.
+
+    One untimed call first (kernel selection, allocator warm-up).
+    """
+    device = frames.device
+    with torch.no_grad():
+        encoder(frames[:1])
+        _sync(device)
+        best = float('inf')
+        for _ in range(repeats):
+            began = time.perf_counter()
+            for frame in frames:
+                encoder(frame[None])
+            _sync(device)
+            best = min(best, time.perf_counter() - began)
+    return best / len(frames)
+
+
+def load_average() -> Dict[str, float]:
+    """The 1, 5 and 15 minute load averages (how busy the machine was), or empty."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return {}
+    return {'1min': round(one, 2), '5min': round(five, 2), '15min': round(fifteen, 2)}

@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Seconds, FLOPs and fraction of the machine's matmul peak of SAM image encoders.
+
+Example::
+
+    python tools/benchmarks/sam_encoder_efficiency.py --variant tiny lite_medsam vit_b \
+        --num-images 3 --out work_dirs/benchmarks/sam_encoder_efficiency.json
+
+For each variant, in one run: the encoder's FLOPs per image (FlopCounterMode,
+2 x multiply-adds), seconds per image on ``--num-images`` random frames
+(best of ``--repeats``, after a warm-up call), the achieved GFLOP/s and its
+fraction of the machine's large-matmul peak (fp32 4096 x 4096 on the CPU,
+bf16 on a GPU) measured in the same run. Weights are random (speed does not
+depend on their values). The load average is recorded before and after:
+other jobs on the machine slow every figure down.
+"""
+import argparse
+import os
+from typing import Dict, List, Optional
+
+import torch
+from prettytable import PrettyTable, TableStyle
+
+import epsam  # noqa: F401  (registries and mmcv fallbacks before mmseg)
+from epsam.benchmarking.encoder_speed import (encoder_flops, load_average, matmul_peak_gflops,
+                                              seconds_per_image)
+from epsam.benchmarking.memory import machine_info
+from epsam.models.sam import build_sam, list_sam_variants
+from epsam.models.sam.variants import get_sam_variant
+from epsam.utils.atomic_io import atomic_write_json
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--variant', nargs='+', default=['tiny', 'lite_medsam', 'vit_b'],
+                        choices=list_sam_variants(), help='SAM variants to measure, in order')
+    parser.add_argument('--num-images', type=int, default=3, help='timed images per variant')
+    parser.add_argument('--repeats', type=int, default=1, help='timed passes (best is kept)')
+    parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
+    parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
+    parser.add_argument('--out', default=None, help='write the results as JSON here')
+    args = parser.parse_args(argv)
+    if args.num_images < 1 or args.repeats < 1:
+        parser.error('--num-images and --repeats must be >= 1')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        parser.error(f'--device {args.device}: no CUDA device is available')
+    return args
+
+
+def measure(variant: str, num_images: int, repeats: int, device: str, peak: float) -> Dict:
+    """One variant's row: GFLOP per image, seconds per image, GFLOP/s, fraction of peak."""
+    torch.manual_seed(0)
+    sam = build_sam(variant, pretrained=False).to(device).eval()
+    size = get_sam_variant(variant).img_size
+    frames = torch.randn(num_images, 3, size, size, device=device)
+    seconds = seconds_per_image(sam.image_encoder, frames, repeats)
+    gflops = encoder_flops(variant) / 1e9
+    achieved = gflops / seconds
+    return dict(variant=variant, img_size=size,
+                params_millions=sum(p.numel() for p in sam.image_encoder.parameters()) / 1e6,
+                gflops_per_image=gflops, seconds_per_image=seconds, achieved_gflops=achieved,
+                matmul_peak_gflops=peak, fraction_of_peak=achieved / peak)
+
+
+def table(rows: List[Dict]) -> PrettyTable:
+    out = PrettyTable(['encoder', 'frame (px)', 'params (M)', 'GFLOP / image', 's / image',
+                       'GFLOP/s', 'fraction of peak'])
+    for row in rows:
+        out.add_row([row['variant'], row['img_size'], f"{row['params_millions']:.2f}",
+                     f"{row['gflops_per_image']:.1f}", f"{row['seconds_per_image']:.3f}",
+                     f"{row['achieved_gflops']:.1f}", f"{row['fraction_of_peak']:.2f}"])
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = load_average()
+    peak = matmul_peak_gflops(args.device)
+    rows = [measure(name, args.num_images, args.repeats, args.device, peak)
+            for name in args.variant]
+    result = dict(rows=rows, matmul_peak_gflops=peak, load_average_before=load_before,
+                  load_average_after=load_average(), machine=machine_info(args.device),
+                  num_images=args.num_images, repeats=args.repeats)
+    printed = table(rows)
+    printed.set_style(TableStyle.MARKDOWN)
+    print(printed)
+    print(f'matmul peak: {peak:.1f} GFLOP/s; load average before {load_before}, '
+          f"after {result['load_average_after']}")
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        atomic_write_json(args.out, result)
+        print(f'written: {args.out}')
+    return result
+
+
+if __name__ == '__main__':
+    main()
