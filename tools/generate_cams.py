@@ -22,14 +22,15 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 import torch  # noqa: E402
-from epsam.cams.generation import generate_cams  # noqa: E402
-from epsam.datasets.errors import DatasetFilesError, EmptySplitError  # noqa: E402
-from epsam.engine.config_utils import init_cpu_distributed, load_tool_config  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_state_dict  # noqa: E402
+
+import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
+from epsam.cams.generation import generate_cams  # noqa: E402
+from epsam.datasets.errors import DatasetFilesError, EmptySplitError  # noqa: E402
+from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights  # noqa: E402
+from epsam.engine.config_utils import init_cpu_distributed, load_tool_config  # noqa: E402
 
 #: ``--cam-method`` choices -> CAM_METHODS type.
 CAM_METHOD_TYPES = {'cam': 'CAM', 'gradcam': 'GradCAM', 'gradcam++': 'GradCAMPlusPlus'}
@@ -126,21 +127,11 @@ def dataset_config(cfg: Config, split: str) -> dict:
 
 
 def load_weights(model: torch.nn.Module, checkpoint: str) -> None:
-    """Load a checkpoint's state dict into ``model`` with ``torch.load(weights_only=True)``."""
+    """Load a checkpoint strictly and weights-only into ``model``; errors as one line."""
     try:
-        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001 - unpickling / zip errors
-        raise SystemExit(f'error: cannot load checkpoint {checkpoint} with weights_only=True '
-                         f'({type(err).__name__}: {str(err).splitlines()[0]})') from None
-    state = state.get('state_dict', state) if isinstance(state, dict) else state
-    if not isinstance(state, dict):
-        raise SystemExit(f'error: {checkpoint} holds no state dict')
-    state = {key[len('module.'):] if key.startswith('module.') else key: value
-             for key, value in state.items()}
-    try:
-        load_state_dict(model, state, strict=True)
-    except RuntimeError as err:
-        raise SystemExit(f'error: {checkpoint} does not fit the config\'s model: {err}') from None
+        load_model_weights(model, checkpoint, what='classifier')
+    except CheckpointError as err:
+        raise SystemExit(f'error: {err}') from None
 
 
 def dist_info(launcher: str):

@@ -12,18 +12,21 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
+from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights  # noqa: E402
 from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
                                        export_local_rank, init_cpu_distributed,
                                        load_tool_config, resolve_work_dir)
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config  # noqa: E402
+from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model.')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file (loaded with weights_only=True)')
+    parser.add_argument('checkpoint', help='checkpoint file (loaded with weights_only=True; '
+                        'refused unless every key and shape fits the config\'s model)')
     parser.add_argument('--work-dir', help='the directory to save the evaluation metrics')
     parser.add_argument(
         '--out', type=str,
@@ -39,7 +42,7 @@ def build_config(args) -> Config:
     cfg = load_tool_config(args.config, args.cfg_options, args.checkpoint)
     apply_launcher(cfg, args.launcher)
     resolve_work_dir(cfg, args.work_dir, args.config)
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded strictly in main(), never half-fitted
     if args.out is not None:
         evaluators = cfg.test_evaluator
         for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
@@ -59,6 +62,13 @@ def main(argv=None) -> None:
     init_cpu_distributed(args.launcher)
     with explain_unknown_types():
         runner = Runner.from_cfg(cfg)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        try:
+            load_model_weights(model, args.checkpoint, what=f'{type(model).__name__} of '
+                               f'{osp.basename(args.config)}')
+        except CheckpointError as error:
+            print(f'error: {error}', file=sys.stderr)
+            raise SystemExit(2) from None
         runner.test()
 
 

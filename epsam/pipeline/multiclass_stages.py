@@ -23,8 +23,8 @@ from typing import Dict, List, Optional
 import numpy as np
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
 
+from epsam.engine.checkpoint_loading import load_model_weights
 from epsam.pseudo_labels.cam_store import load_label_png, save_label_png
 from epsam.registry import DATASETS, MODELS
 from epsam.utils.atomic_io import atomic_write_json
@@ -74,7 +74,7 @@ def generate_class_cams(ctx: PipelineContext) -> Dict:
     reports = {}
     with DefaultScope.overwrite_default_scope('epsam'):
         model = MODELS.build(cfg.model)
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+        load_model_weights(model, checkpoint)
         model.eval()
         for split in ctx.cfg.cam_splits:
             label_from, label_source = LABEL_MODES[split_label_mode(ctx, split)]

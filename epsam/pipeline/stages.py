@@ -13,8 +13,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
 
+from epsam.engine.checkpoint_loading import load_model_weights
 from epsam.models.adapters import adapter_supports_cached_embeddings
 from epsam.models.sam import AdaptedSamEmbedder, SamEmbeddingCache, SamInputTransform
 from epsam.registry import DATASETS, MODELS
@@ -97,7 +97,7 @@ def generate_split_cams(ctx: PipelineContext) -> Dict:
     checkpoint = ctx.ledger.record(CLASSIFIER_STAGE)['checkpoint']
     with DefaultScope.overwrite_default_scope('epsam'):
         model = MODELS.build(cfg.model)
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+        load_model_weights(model, checkpoint)
         model.eval()
         reports = {}
         for split in ctx.cfg.cam_splits:
@@ -233,7 +233,7 @@ def load_inference_sam(ctx: PipelineContext, checkpoint: Optional[str]) -> Infer
         torch.manual_seed(seed)
         model = MODELS.build(model_cfg)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
+        load_model_weights(model, checkpoint)
     model.eval().to(ctx.device)
     if model.adapter is None:
         return InferenceSam(model.sam, sam_embedding_cache(ctx, model.sam))

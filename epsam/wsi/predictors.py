@@ -7,12 +7,13 @@ sigmoid score, so tiles the classifier calls negative stay near 0 instead of
 showing their (always present) CAM peak. The prompted-SAM predictor lives in
 :mod:`epsam.wsi.sam_predictor`.
 """
-from collections import OrderedDict
 from typing import Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
 from torch import nn
+
+from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights
 
 from .errors import WSIError
 
@@ -55,29 +56,19 @@ def build_model_from_config(config) -> nn.Module:
 
 
 def load_model_checkpoint(model: nn.Module, path: str) -> nn.Module:
-    """Load a checkpoint's weights with ``torch.load(weights_only=True)``.
+    """Load a checkpoint strictly with ``torch.load(weights_only=True)``.
 
     Accepts mmengine checkpoints (``state_dict`` key) and plain state dicts;
-    a ``module.`` prefix (DDP) is dropped.
+    a ``module.`` prefix (DDP) is dropped
+    (:func:`epsam.engine.checkpoint_loading.load_model_weights`).
 
     Raises:
         WSIError: Unreadable file or weights that do not fit ``model``.
     """
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:
-        raise WSIError(path, f'cannot be loaded with torch.load(weights_only=True): '
-                       f'{error}') from None
-    state = obj.get('state_dict', obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict):
-        raise WSIError(path, f'holds {type(obj).__name__}, not a state dict')
-    state = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
-                        for k, v in state.items())
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise WSIError(path, f'does not fit {type(model).__name__}: '
-                       f'{str(error).splitlines()[0]} ...') from None
+        load_model_weights(model, path)
+    except CheckpointError as error:
+        raise WSIError(path, str(error).replace(f'{path}: ', '', 1)) from None
     return model
 
 

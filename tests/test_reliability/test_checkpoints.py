@@ -80,7 +80,14 @@ def _loaders(classifier, tmp_path):
     ]
 
 
-def test_checkpoint_with_pickled_code_is_refused_before_running_it(classifier, tmp_path):
+@pytest.mark.parametrize('unsafe_environment', [False, True])
+def test_checkpoint_with_pickled_code_is_refused_before_running_it(classifier, tmp_path,
+                                                                   monkeypatch,
+                                                                   unsafe_environment):
+    if unsafe_environment:
+        # Set after import (import epsam refuses it): every loader still passes
+        # weights_only=True explicitly, which torch honours over the variable.
+        monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     marker = tmp_path / 'code_ran'
     path = tmp_path / 'evil.pth'
     torch.save(dict(state_dict=classifier.state_dict(), meta=RunsCode(marker)), path)
@@ -91,12 +98,11 @@ def test_checkpoint_with_pickled_code_is_refused_before_running_it(classifier, t
         messages[name] = str(info.value)
         assert not marker.exists(), f'{name} ran code from the checkpoint'
     assert 'weights_only=True' in messages['tools/generate_cams.py']
-    assert 'contains pickled code or Python objects, which are refused' in \
+    assert 'holds pickled code or Python objects, which epsam refuses' in \
         messages['epsam.models.sam']
-    assert 'evil.pth: cannot be loaded with torch.load(weights_only=True)' in \
-        messages['epsam.wsi']
-    assert 'Weights only load failed' in messages[
-        'mmengine load_checkpoint (pipeline, tools/test.py, --resume)']
+    refused = 'evil.pth: the checkpoint holds pickled code or Python objects, which epsam refuses'
+    assert refused in messages['epsam.wsi']
+    assert refused in messages['mmengine load_checkpoint (pipeline, tools/test.py, --resume)']
     # The same object unpickled without the guard does run the code: the test can fail.
     torch.load(path, weights_only=False)
     assert marker.exists()
@@ -110,8 +116,7 @@ def test_truncated_checkpoint_is_refused_with_its_name(classifier, tmp_path):
     for name, load in _loaders(classifier, tmp_path):
         with pytest.raises((SystemExit, SamCheckpointError, WSIError, RuntimeError)) as info:
             load(path)
-        if name != 'mmengine load_checkpoint (pipeline, tools/test.py, --resume)':
-            assert 'truncated.pth' in str(info.value), name
+        assert 'truncated.pth' in str(info.value), name
     with pytest.raises(SamCheckpointError, match='is corrupt or truncated'):
         load_sam_checkpoint(build_sam('tiny'), str(path))
 
@@ -120,7 +125,8 @@ def test_checkpoint_of_another_model_is_refused(classifier, tmp_path):
     sam_path, cls_path = tmp_path / 'sam.pth', tmp_path / 'classifier.pth'
     torch.save(build_sam('tiny').state_dict(), sam_path)
     torch.save(dict(state_dict=classifier.state_dict()), cls_path)
-    with pytest.raises(SystemExit, match="sam.pth does not fit the config's model"):
+    with pytest.raises(SystemExit, match='sam.pth: does not fit the classifier built from the '
+                       r'config: \d+ keys of the model missing'):
         load_tool().load_weights(classifier, str(sam_path))
     with pytest.raises(WSIError, match='sam.pth'):
         load_model_checkpoint(classifier, str(sam_path))
@@ -132,3 +138,32 @@ def test_checkpoint_of_another_model_is_refused(classifier, tmp_path):
     torch.save(vit_b_like, sam_path)
     with pytest.raises(SamCheckpointError, match='tensors differ in shape'):
         load_sam_checkpoint(build_sam('tiny'), str(sam_path))
+
+
+def test_import_refuses_the_unsafe_environment_variable():
+    import subprocess
+    import sys
+    env = dict(__import__('os').environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
+    proc = subprocess.run([sys.executable, '-c', 'import epsam'], capture_output=True, text=True,
+                          env=env, cwd=REPO_ROOT)
+    assert proc.returncode != 0
+    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: it lets torch.load run code' in proc.stderr
+
+
+def test_test_tool_refuses_the_checkpoint_of_another_model(tmp_path):
+    """tools/test.py with a SAM tuning checkpoint for the classifier config: no random scores."""
+    from tests.conftest import run_tool
+    config = (REPO_ROOT / 'configs' / 'epsam' /
+              'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')
+    torch.manual_seed(0)
+    tuning = MODELS.build(dict(type='SamTuningModel', sam=dict(variant='tiny')))
+    path = tmp_path / 'sam_tuning_epoch_3.pth'
+    torch.save(dict(state_dict=tuning.state_dict(), meta=dict(epoch=3)), path)
+    proc = run_tool(['tools/test.py', config, path, '--work-dir', tmp_path / 'work'],
+                    check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'error: {path}: does not fit the CAMClassifier of ')
+    assert re.search(r'\d+ keys of the model missing from the checkpoint \(.+\); \d+ checkpoint '
+                     r'keys the model does not have', last)
+    assert 'Epoch(test)' not in proc.stdout + proc.stderr  # nothing was scored

@@ -136,7 +136,7 @@ def test_infer_tool_empty_slide_and_bad_input(blank_slide_path, slide_path, tmp_
     junk = tmp_path / 'junk.pth'
     junk.write_bytes(b'x')
     assert tool.main(_infer_args(slide_path, bad, junk)) == 1
-    assert 'junk.pth: cannot be loaded' in capsys.readouterr().err
+    assert 'junk.pth: checkpoint is corrupt or truncated' in capsys.readouterr().err
     assert not bad.exists()
 
 

@@ -41,11 +41,11 @@ def test_checkpoint_errors(tmp_path, tiny_checkpoint):
     model = build_model_from_config(TINY_CFG)
     junk = tmp_path / 'junk.pth'
     junk.write_bytes(b'not a checkpoint')
-    with pytest.raises(WSIError, match='junk.pth: cannot be loaded'):
+    with pytest.raises(WSIError, match='junk.pth: checkpoint is corrupt or truncated'):
         load_model_checkpoint(model, str(junk))
     other = tmp_path / 'other.pth'
     torch.save({'state_dict': {'module.fc.weight': torch.zeros(2, 2)}}, other)
-    with pytest.raises(WSIError, match='other.pth: does not fit CAMClassifier'):
+    with pytest.raises(WSIError, match='other.pth: does not fit the CAMClassifier'):
         load_model_checkpoint(model, str(other))
     state = torch.load(tiny_checkpoint, weights_only=True)['state_dict']
     ddp = tmp_path / 'ddp.pth'

@@ -7,7 +7,9 @@ with points (50 CAM-weighted, EP-SAM), boxes (one per connected component,
 as LiteMedSAM was trained) and both. Each row gives Dice and IoU (from the
 ground truth: an evaluation, not a selection) and two label-free numbers: the
 mean fraction of the patch the mask covers and how many masks cover at least
-95 % of their patch (the whole-patch collapse).
+95 % of their patch (the whole-patch collapse). A last group prompts SAM from
+the ground truth's own components: an upper bound that uses pixel labels,
+marked ORACLE, never a method.
 
 Example::
 
@@ -42,6 +44,7 @@ POINTS = dict(type='ProbabilisticPointPrompt', num_points=50)
 BOXES = dict(type='ComponentBoxPrompt', min_area=16)
 PROMPTS = {'points': POINTS, 'boxes': BOXES,
            'boxes + points': dict(type='CombinedPrompt', generators=[BOXES, POINTS])}
+ORACLE = 'ground truth (ORACLE: uses pixel labels)'
 #: Mask makers compared with the classifier config's own (EP-SAM's recipe).
 OTHER_MASK_MAKERS = {
     'Otsu': dict(type='OtsuMaskMaker'),
@@ -83,11 +86,21 @@ def study(pipeline: EPSAMPipeline, out_dir: str) -> List[Dict]:
     makers.update(OTHER_MASK_MAKERS)
     sam, embedder = load_inference_sam(ctx, None)
     rows = []
-    for index, (maker_name, maker_cfg) in enumerate(makers.items()):
-        maker_items = write_masks(items, maker_cfg, osp.join(out_dir, f'masks_{index}'))
-        masks = {item.stem: load_label_png(item.mask_path) == 1 for item in maker_items}
-        rows.append(dict(masks=maker_name, prompts='- (CAM mask itself)', mask_maker=maker_cfg,
-                         **score_masks(masks, truths)))
+    sources = [(name, write_masks(items, maker_cfg, osp.join(out_dir, f'masks_{index}')),
+                maker_cfg) for index, (name, maker_cfg) in enumerate(makers.items())]
+    # The upper bound of the prompts: the ground truth's own components. It
+    # uses pixel labels, so it is a diagnostic, never a method.
+    oracle = []
+    for item in items:
+        path = osp.join(out_dir, 'masks_ground_truth', f'{item.stem}.png')
+        save_label_png(path, truths[item.stem])
+        oracle.append(item._replace(mask_path=path))
+    sources.append((ORACLE, oracle, None))
+    for maker_name, maker_items, maker_cfg in sources:
+        if maker_cfg is not None:
+            masks = {item.stem: load_label_png(item.mask_path) == 1 for item in maker_items}
+            rows.append(dict(masks=maker_name, prompts='- (the CAM mask itself)',
+                             mask_maker=maker_cfg, **score_masks(masks, truths)))
         for prompt_name, prompt in PROMPTS.items():
             sam_masks = sam_prompted_masks(sam, embedder, prompt, maker_items, ctx.device,
                                            seed=ctx.cfg.evaluation.get('seed', 0))

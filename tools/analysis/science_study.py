@@ -41,6 +41,16 @@ CONFIGS = {
     'epsam-points': 'configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-points_3it_'
                     'synthetic-camelyon-128x128.py',
 }
+# CAD (reduced for the CPU: one block at 128 px) and its memory-lean form, with Otsu masks.
+CONFIGS['otsu-cad-small'] = CONFIGS['otsu-cad-small-lean'] = CONFIGS['otsu']
+DEFAULT_RUNS = ['epsam-recipe', 'otsu', 'epsam-points']
+#: Extra options of a run (its tuning config), beside its pipeline config.
+RUN_OPTIONS = {
+    'otsu-cad-small': ['sam_tuning.config=configs/epsam/sam-cad-small-box_lite-medsam_1xb4-5e_'
+                       'synthetic-camelyon-128x128.py'],
+    'otsu-cad-small-lean': ['sam_tuning.config=configs/epsam/sam-cad-small-lean-box_lite-medsam_'
+                            '1xb4-5e_synthetic-camelyon-128x128.py'],
+}
 DATASETS = {
     'synthetic': ('data/synthetic_camelyon', 'synthetic Camelyon (128 px)'),
     'real': ('data/real_camelyon', 'real H&E, skin epithelium by a stain rule (128 px)'),
@@ -60,7 +70,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', default='work_dirs/science')
     parser.add_argument('--datasets', nargs='+', default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--runs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument('--runs', nargs='+', default=DEFAULT_RUNS, choices=list(CONFIGS))
     parser.add_argument('--collect', action='store_true', help='only collect finished runs')
     return parser.parse_args(argv)
 
@@ -88,7 +98,7 @@ def run_seed(dataset: str, seed: int, out: str, runs: List[str]) -> None:
             continue
         reuse = [] if name == 'epsam-recipe' else [f'classifier.checkpoint={base}']
         run(['tools/run_pipeline.py', CONFIGS[name], '--work-dir', work_dir,
-             '--cfg-options', *common, *reuse])
+             '--cfg-options', *common, *reuse, *RUN_OPTIONS.get(name, [])])
 
 
 # --- collecting -------------------------------------------------------------------
@@ -178,6 +188,45 @@ def markdown(result: Dict, seeds: List[int]) -> str:
     return '\n'.join(lines)
 
 
+def chart(result: Dict, path: str) -> None:
+    """One panel per dataset: Dice (mean, SD error bars, value labels) of every pipeline's rows."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    panels = [(d, data) for d, data in result.items() if data['runs']]
+    if not panels:
+        return
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 4.2 * len(panels)), squeeze=False)
+    for axis, (dataset, data) in zip(axes[:, 0], panels):
+        labels, means, sds, colours = [], [], [], []
+        palette = ['#4c72b0', '#dd8452', '#55a868', '#c44e52', '#8172b3']
+        for index, (name, rows) in enumerate(data['runs'].items()):
+            for method, row in rows.items():
+                if index and not method.startswith(('SAM', 'CAM initial')):
+                    continue  # baselines once
+                short = method.replace('SAM tuned on pseudo-labels', 'tuned').replace(
+                    'SAM tuned on CAM masks', 'tuned').replace('SAM + CAM prompts, ', '')
+                labels.append(f'{name}: {short[:38]}' if method.startswith(('SAM', 'CAM initial'))
+                              else short[:46])
+                means.append(row['dice']['mean'])
+                sds.append(row['dice']['sd'])
+                colours.append('#999999' if not method.startswith(('SAM', 'CAM initial'))
+                               else palette[index % len(palette)])
+        positions = range(len(labels))
+        bars = axis.barh(list(positions), means, xerr=sds, color=colours, capsize=3)
+        for bar, mean in zip(bars, means):
+            axis.text(mean + 1, bar.get_y() + bar.get_height() / 2, f'{mean:.1f}',
+                      va='center', fontsize=7)
+        axis.set_yticks(list(positions), labels, fontsize=7)
+        axis.invert_yaxis()
+        axis.set_xlim(0, 105)
+        axis.set_xlabel('Dice (%) on positive test patches, mean ± SD over seeds')
+        axis.set_title(f'{DATASETS[dataset][1]} - LiteMedSAM', fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
     out = args.out if osp.isabs(args.out) else osp.join(ROOT, args.out)
@@ -193,6 +242,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         stream.write(text)
     with open(osp.join(out, 'science.json'), 'w', encoding='utf-8') as stream:
         json.dump(result, stream, indent=2)
+    chart(result, osp.join(out, 'science_dice.png'))
     print(text)
     return result
 

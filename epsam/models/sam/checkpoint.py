@@ -1,19 +1,20 @@
 """Safe, explained loading of SAM checkpoints.
 
 Checkpoints are always read with ``torch.load(path, map_location='cpu',
-weights_only=True)``: the official ``sam_vit_*.pth`` files are plain state
-dicts and load that way, and nothing in a checkpoint can run code. Every
+weights_only=True)`` (:func:`epsam.engine.checkpoint_loading.read_checkpoint`):
+the official ``sam_vit_*.pth`` files are plain state dicts and load that way,
+and nothing in a checkpoint can run code. Every
 failure raises :class:`SamCheckpointError` with the path and what is wrong,
 including which known variant a mismatching checkpoint belongs to.
 """
-import os.path as osp
-import pickle
 import re
 from collections import Counter
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 import torch
 from torch import nn
+
+from epsam.engine.checkpoint_loading import CheckpointError, read_checkpoint
 
 __all__ = [
     'SamCheckpointError', 'read_sam_state_dict', 'load_sam_checkpoint',
@@ -64,23 +65,10 @@ def read_sam_state_dict(path: str) -> Dict[str, torch.Tensor]:
             code or objects (refused), or content that is not a state dict.
     """
     path = str(path)
-    if not osp.isfile(path):
-        what = 'is a directory, not a file' if osp.isdir(path) else 'does not exist'
-        raise SamCheckpointError(f'SAM checkpoint {path!r} {what}')
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as err:
-        if 'weights only load failed' in str(err).lower():
-            raise SamCheckpointError(
-                f'SAM checkpoint {path!r} contains pickled code or Python objects, which '
-                'are refused (epsam loads checkpoints with weights_only=True). Re-save it '
-                'as a plain state dict of tensors: torch.save(model.state_dict(), path)'
-            ) from err
-        raise SamCheckpointError(
-            f'SAM checkpoint {path!r} is corrupt or truncated ({err})') from err
-    except Exception as err:  # torch raises many types for damaged files
-        raise SamCheckpointError(f'SAM checkpoint {path!r} is corrupt or truncated '
-                                 f'({type(err).__name__}: {err})') from err
+        obj = read_checkpoint(path)
+    except CheckpointError as err:
+        raise SamCheckpointError(f'SAM checkpoint {err}') from None
 
     for wrapper in _WRAPPER_KEYS:
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
