@@ -5,7 +5,7 @@ from typing import Dict, Optional
 
 from mmengine.config import Config
 
-from epsam.models.sam.builder import SamWeights, resolve_sam_weights
+from epsam.models.sam.builder import SamWeights, describe_weights, resolve_sam_weights
 
 from .ledger import StageLedger
 
@@ -80,9 +80,7 @@ class PipelineContext:
         variant = self.sam_cfg.get('variant', '?')
         if self.stand_in_sam:
             return STAND_IN_NOTE.format(variant=variant)
-        weights = self.sam_weights
-        sha = f', sha256 {weights.sha256}' if weights.sha256 else ''
-        return f'SAM weights: {weights.description} ({variant}{sha})'
+        return describe_weights(f'{self.sam_label} ({variant})', self.sam_weights)
 
     @property
     def embedding_cache_dir(self) -> Optional[str]:

