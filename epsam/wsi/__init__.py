@@ -1,7 +1,7 @@
 """Whole-slide images: reading, tissue detection, tiling, annotations, stitched inference.
 
 The slide backends (OpenSlide, tiffslide) and ``tifffile`` are optional and
-imported only where they are used; see ``requirements/optional.txt``.
+imported only where they are used; see ``requirements/wsi.txt`` (``pip install "epsam[wsi]"``).
 """
 from .annotations import (DEFAULT_EXCLUDE_GROUPS, AnnotationPolygon, SlideAnnotations,
                           TumourFractionRule, load_annotations)

@@ -51,5 +51,5 @@ def test_hooks_are_registered():
 def test_repo_root_layout():
     for path in ('epsam', 'configs', 'tools', 'tests', 'setup.cfg', 'README.md',
                  'requirements/runtime.txt', 'requirements/tests.txt',
-                 'requirements/optional.txt', 'requirements.txt'):
+                 'requirements/wsi.txt', 'requirements/lint.txt', 'requirements.txt'):
         assert (REPO_ROOT / path).exists(), path
