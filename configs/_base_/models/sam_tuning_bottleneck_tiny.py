@@ -8,3 +8,6 @@ model = dict(
     adapter=dict(type='BottleneckAdapter', ratio=0.25, mlp_scale=0.5),
     loss=dict(type='BCEIoULoss'),
     multimask_output=False)
+# SAM's mask decoder computes all four mask tokens but trains on one
+# (multimask_output=False): DDP must expect parameters without gradients.
+find_unused_parameters = True

@@ -19,3 +19,6 @@ model = dict(
     embedding_cache=dict(cache_dir='work_dirs/sam_embedding_cache/vit_b', storage_dtype='float16'),
     loss=dict(type='BCEIoULoss'),
     multimask_output=False)
+# SAM's mask decoder computes all four mask tokens but trains on one
+# (multimask_output=False): DDP must expect parameters without gradients.
+find_unused_parameters = True

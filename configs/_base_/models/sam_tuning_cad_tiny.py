@@ -16,3 +16,6 @@ model = dict(
         fusion_point='neck'),
     loss=dict(type='BCEIoULoss'),
     multimask_output=False)
+# SAM's mask decoder computes all four mask tokens but trains on one
+# (multimask_output=False): DDP must expect parameters without gradients.
+find_unused_parameters = True

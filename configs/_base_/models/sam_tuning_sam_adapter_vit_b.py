@@ -9,3 +9,6 @@ model = dict(
     adapter=dict(type='SAMAdapter', reduction=32, low_freq_area=0.25),
     loss=dict(type='BCEIoULoss'),
     multimask_output=False)
+# SAM's mask decoder computes all four mask tokens but trains on one
+# (multimask_output=False): DDP must expect parameters without gradients.
+find_unused_parameters = True
