@@ -1,11 +1,14 @@
 """The pipeline's outputs for people: a table, Markdown/JSON files and picture grids."""
 import copy
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import cv2
+import numpy as np
+import torch
 from prettytable import PrettyTable, TableStyle
 
+from epsam.evaluation.metrics.functional import dice_iou_per_image
 from epsam.pseudo_labels.cam_store import load_cam, load_label_png
 from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from epsam.visualization.panels import cam_heatmap, draw_prompts, mask_overlay, panel_grid
@@ -91,31 +94,48 @@ def write_results(ctx: PipelineContext, record: Dict, out_dir: str) -> str:
     return table.get_string()
 
 
-def write_picture_grids(ctx: PipelineContext, split: str, pseudo_dir: str, predictions,
-                        out_path: str, max_items: int = 6) -> str:
-    """One row per patch: image / CAM / prompts / SAM mask / pseudo-label / truth."""
+GRID_LEGEND = ('prompts: orange boxes, yellow positive / cyan negative points; overlays: '
+               'green SAM, magenta pseudo-label (rejected by the selector: "none kept"), blue '
+               'ground truth; Dice of the SAM mask in its title')
+
+
+def write_picture_grids(ctx: PipelineContext, split: str, pseudo_dir: Optional[str],
+                        predictions, out_path: str, max_items: int = 6) -> str:
+    """One row per patch: image / CAM / prompts / SAM mask [/ pseudo-label] / truth.
+
+    The pseudo-label column appears for a split that has pseudo-labels
+    (``pseudo_dir``); the footer holds a legend, the CAM colour bar and the
+    SAM's weights.
+    """
     rows = []
     for prediction in predictions[:max_items]:
         item = prediction.item
         image = cv2.cvtColor(cv2.imread(item.img_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         cam = load_cam(item.cam_path).cam[0]
         prompts = prediction.prompts
-        pseudo_path = osp.join(pseudo_dir, f'{item.stem}.png') if pseudo_dir else None
-        pseudo = (load_label_png(pseudo_path) == 1
-                  if pseudo_path and osp.isfile(pseudo_path) else None)
         truth_path = osp.join(ctx.gt_mask_dir(split), f'{item.stem}.png')
         truth = ground_truth(ctx, split, item.stem) if osp.isfile(truth_path) else None
-        rows.append([
+        sam_title = 'SAM mask'
+        if truth is not None and prediction.mask is not None:
+            dice, _ = dice_iou_per_image(torch.from_numpy(prediction.mask),
+                                         torch.from_numpy(truth))
+            sam_title = f'SAM mask, Dice {100 * dice:.1f}'
+        row = [
             (item.stem[-20:], image),
             ('CAM', cam_heatmap(image, cam)),
             ('prompts', None if prompts is None else draw_prompts(
                 image, prompts.point_coords, prompts.point_labels, prompts.boxes)),
-            ('SAM mask (final model)', mask_overlay(image, prediction.mask)),
-            ('pseudo-label' if pseudo_dir else 'pseudo-label (none)',
-             mask_overlay(image, pseudo, (200, 0, 200))),
-            ('ground truth', mask_overlay(image, truth, (0, 0, 230))),
-        ])
-    grid = panel_grid(rows, footer=ctx.sam_note)
+            (sam_title, mask_overlay(image, prediction.mask)),
+        ]
+        if pseudo_dir:
+            pseudo_path = osp.join(pseudo_dir, f'{item.stem}.png')
+            kept = osp.isfile(pseudo_path)
+            row.append(('pseudo-label' if kept else 'pseudo-label: none kept',
+                        mask_overlay(image, load_label_png(pseudo_path) == 1 if kept else
+                                     np.zeros(image.shape[:2], bool), (200, 0, 200))))
+        row.append(('ground truth', mask_overlay(image, truth, (0, 0, 230))))
+        rows.append(row)
+    grid = panel_grid(rows, footer=f'{GRID_LEGEND}. {ctx.sam_note}', colour_bar='CAM')
     ok, encoded = cv2.imencode('.png', cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f'could not encode the picture grid {out_path}')

@@ -1,4 +1,5 @@
 """Picture grids of the pipeline: image / CAM / prompts / SAM mask / pseudo-label / truth."""
+import textwrap
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
@@ -63,24 +64,41 @@ def _titled(title: str, image: Optional[np.ndarray], size: Tuple[int, int]) -> n
     return tile
 
 
+def jet_colour_bar(width: int, label: str) -> np.ndarray:
+    """A titled JET colour bar from 0 (left) to 1 (right), as :func:`cam_heatmap` colours."""
+    bar = np.full((TITLE_HEIGHT + 12, width, 3), 255, np.uint8)
+    margin = min(60, width // 4)
+    ramp = np.uint8(np.linspace(0, 255, max(width - 2 * margin, 2)))[None].repeat(10, axis=0)
+    ramp = cv2.cvtColor(cv2.applyColorMap(ramp, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    bar[TITLE_HEIGHT:TITLE_HEIGHT + 10, margin:margin + ramp.shape[1]] = ramp
+    for text, x in ((f'{label} 0', 2), ('1', margin + ramp.shape[1] + 4)):
+        cv2.putText(bar, text, (x, TITLE_HEIGHT + 9), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return bar
+
+
 def panel_grid(rows: Sequence[Sequence[Panel]], footer: str = '',
-               tile_size: Tuple[int, int] = (160, 160)) -> np.ndarray:
-    """Stack rows of titled panels into one RGB picture, with a footer line.
+               tile_size: Tuple[int, int] = (160, 160),
+               colour_bar: Optional[str] = None) -> np.ndarray:
+    """Stack rows of titled panels into one RGB picture, with footer lines.
 
     Args:
         rows: One row per patch; each panel is ``(title, RGB image or None)``.
-        footer: A line of text under the grid (e.g. that SAM is a stand-in).
+        footer: Text under the grid (a legend, that SAM is a stand-in, ...),
+            wrapped to the grid's width.
         tile_size: ``(H, W)`` of each panel.
+        colour_bar: Label of a JET colour bar (0 to 1) under the grid, or ``None``.
     """
     lines: List[np.ndarray] = [np.hstack([_titled(t, im, tile_size) for t, im in row])
                                for row in rows]
     width = max(line.shape[1] for line in lines)
     lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255)
              for line in lines]
-    chars_per_line = max(20, width // 6)
-    for start in range(0, len(footer), chars_per_line):
+    if colour_bar:
+        lines.append(jet_colour_bar(width, colour_bar))
+    for text in textwrap.wrap(footer, width=max(20, width // 6), break_long_words=True):
         bar = np.full((TITLE_HEIGHT, width, 3), 255, np.uint8)
-        cv2.putText(bar, footer[start:start + chars_per_line], (2, TITLE_HEIGHT - 5),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.35, (180, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(bar, text, (2, TITLE_HEIGHT - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+                    (180, 0, 0), 1, cv2.LINE_AA)
         lines.append(bar)
     return np.vstack(lines)
