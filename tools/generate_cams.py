@@ -12,9 +12,11 @@ Writes ``OUT/cams/{stem}.npz``, ``OUT/masks/{stem}.png``, ``OUT/records/``,
 picture grids in ``OUT/vis/``. The defaults come from the config's
 ``cam_cfg = dict(method=..., mask_maker=..., batch_size=..., only_positive=...)``.
 A rerun into the same folder skips finished images. The checkpoint is loaded
-with ``torch.load(weights_only=True)``.
+with ``torch.load(weights_only=True)``. ``OUT/.epsam.lock`` (held by rank 0)
+refuses a second run into the same folder while this one writes.
 """
 import argparse
+import contextlib
 import copy
 import os
 import os.path as osp
@@ -31,6 +33,7 @@ from epsam.cams.generation import generate_cams  # noqa: E402
 from epsam.datasets.errors import DatasetFilesError, EmptySplitError  # noqa: E402
 from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights  # noqa: E402
 from epsam.engine.config_utils import init_cpu_distributed, load_tool_config  # noqa: E402
+from epsam.utils.work_dir_lock import WorkDirBusyError, WorkDirLock  # noqa: E402
 
 #: ``--cam-method`` choices -> CAM_METHODS type.
 CAM_METHOD_TYPES = {'cam': 'CAM', 'gradcam': 'GradCAM', 'gradcam++': 'GradCAMPlusPlus'}
@@ -152,6 +155,15 @@ def main(argv=None) -> dict:
     init_default_scope(cfg.get('default_scope', 'epsam'))
     settings = cam_settings(cfg, args)
     rank, world_size = dist_info(args.launcher)
+    try:
+        with WorkDirLock(args.out) if rank == 0 else contextlib.nullcontext():
+            return generate(args, cfg, settings, rank, world_size)
+    except WorkDirBusyError as err:
+        raise SystemExit(f'error: {err}') from None
+
+
+def generate(args, cfg: Config, settings: dict, rank: int, world_size: int) -> dict:
+    """Build the dataset and model, write the CAMs of this rank; the summary (rank 0)."""
     if args.device is not None:
         device = args.device
     else:

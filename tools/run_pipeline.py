@@ -9,6 +9,11 @@ Example::
 
 Every stage writes its own folder under the work dir; rerunning the same
 command after an interruption skips finished stages and finished items.
+Before anything runs, the config is checked (unknown keys, SAM settings,
+paths), the work dir is locked (``W/.epsam.lock``: a second run into it is
+refused), and finished stages made with other settings or data are refused
+with the changed items named; ``--restart-from STAGE`` redoes that stage and
+every later one (their old folders are moved aside to ``STAGE.old-{time}``).
 """
 import argparse
 import os.path as osp
@@ -18,7 +23,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.engine.config_utils import load_tool_config  # noqa: E402
-from epsam.pipeline import EPSAMPipeline  # noqa: E402
+from epsam.pipeline import USER_ERRORS, EPSAMPipeline  # noqa: E402
+from epsam.pipeline.stage_plan import STAGE_NAMES_HELP  # noqa: E402
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
@@ -33,6 +39,9 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override pipeline settings, e.g. iterations=1')
+    parser.add_argument('--restart-from', metavar='STAGE',
+                        help='redo this stage and every later one; their old folders are '
+                        f'moved aside to STAGE.old-TIME. Stages: {STAGE_NAMES_HELP}')
     return parser.parse_args(argv)
 
 
@@ -50,8 +59,12 @@ def main(argv=None) -> dict:
     cfg = build_config(args)
     work_dir = args.work_dir or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    with explain_unknown_types():
-        result = EPSAMPipeline(cfg, work_dir, device=args.device).run()
+    try:
+        with explain_unknown_types():
+            result = EPSAMPipeline(cfg, work_dir, device=args.device,
+                                   restart_from=args.restart_from).run()
+    except USER_ERRORS as err:
+        raise SystemExit(f'error: {err}') from None
     print(f"Results: {osp.join(work_dir, 'stage5_evaluation', 'results.md')}")
     return result
 

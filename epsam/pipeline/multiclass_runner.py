@@ -13,6 +13,10 @@ Stages (folders under the work dir, as in the binary protocol):
 
 With ``use_sam=False`` steps 3-4 are skipped and the CAM class maps are the
 final method (the CAM / Grad-CAM baselines).
+
+Like the binary protocol, it runs inside :meth:`EPSAMPipeline.session`: the
+config is checked first, the work dir is locked, and every stage's record
+carries its fingerprint (:mod:`.stage_plan` plans the multi-class stages).
 """
 import logging
 import time
@@ -28,9 +32,8 @@ from . import stages
 from .mm_runs import load_stage_config
 from .multiclass_evaluation import evaluate_class_maps
 from .multiclass_report import write_class_results
+from .stage_plan import EVALUATION_STAGE
 from .stages import CAM_STAGE, CLASSIFIER_STAGE, pseudo_label_stage, sam_tuning_stage
-
-EVALUATION_STAGE = 'stage5_evaluation'
 
 
 def _trainable_params(config: str, cfg_options: Optional[dict], sam_cfg: Optional[dict]) -> int:
@@ -45,7 +48,14 @@ def _trainable_params(config: str, cfg_options: Optional[dict], sam_cfg: Optiona
 
 
 def run_multiclass(pipeline) -> Dict:
-    """Run (or resume) every multi-class stage of ``pipeline`` (an ``EPSAMPipeline``)."""
+    """Run (or resume) every multi-class stage of ``pipeline`` (an ``EPSAMPipeline``).
+
+    Called by :meth:`EPSAMPipeline.run` inside its session; called directly,
+    it opens the session itself (config check, lock, fingerprints) first.
+    """
+    if pipeline.plan is None:
+        with pipeline.session():
+            return run_multiclass(pipeline)
     ctx, log = pipeline.ctx, pipeline.logger
     use_sam = bool(ctx.cfg.get('use_sam', True))
     if use_sam:

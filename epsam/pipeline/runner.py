@@ -1,21 +1,29 @@
 """Run the EP-SAM protocol stage by stage, resuming where a previous run stopped."""
+import itertools
 import logging
 import os
 import os.path as osp
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import MMLogger, print_log
 
+from epsam.utils.work_dir_lock import WorkDirLock
+
 from . import stages
+from .config_check import TASKS, validate_pipeline_config
 from .context import PipelineContext
 from .evaluation import evaluate_models, evaluation_items
+from .fingerprints import Fingerprint
 from .report import write_picture_grids, write_results
+from .restart import restart_from
+from .stage_plan import EVALUATION_STAGE, check_fingerprints, plan_stages
 
-EVALUATION_STAGE = 'stage5_evaluation'
-#: Protocols a pipeline config can name with ``task``.
-TASKS = ('binary', 'multiclass')
+__all__ = ['EPSAMPipeline', 'EVALUATION_STAGE', 'TASKS']
+
+_PIPELINE_IDS = itertools.count()
 
 
 class EPSAMPipeline:
@@ -33,17 +41,30 @@ class EPSAMPipeline:
     5. ``stage5_evaluation``: CAM-only masks, untuned SAM and every tuned SAM
        on the test split, with picture grids.
 
+    Before any stage runs (:meth:`session`): the config is checked
+    (:func:`~.config_check.validate_pipeline_config`), the work dir is locked
+    (``.epsam.lock``), ``restart_from`` moves that stage and every later one
+    aside, and finished stages whose fingerprint (:mod:`.stage_plan`) differs
+    from the config's are refused.
+
     Args:
         cfg: The pipeline config.
         work_dir: Where the stages write.
         device: ``'cpu'`` or ``'cuda'``.
+        restart_from: Redo this stage and every later one (their folders are
+            moved aside to ``{stage}.old-{time}``), e.g. ``'stage2_cams'``.
     """
 
-    def __init__(self, cfg: Config, work_dir: str, device: str = 'cpu') -> None:
+    def __init__(self, cfg: Config, work_dir: str, device: str = 'cpu',
+                 restart_from: Optional[str] = None) -> None:
         self.ctx = PipelineContext(cfg, work_dir, device)
+        self.restart_from = restart_from
+        self.plan: Optional[Dict[str, Fingerprint]] = None
         os.makedirs(work_dir, exist_ok=True)
+        # A name of its own (not only the second), so two pipelines made in one
+        # second do not share a logger and each logs into its own work dir.
         self.logger = MMLogger.get_instance(
-            f'epsam_pipeline_{time.strftime("%Y%m%d_%H%M%S")}',
+            f'epsam_pipeline_{time.strftime("%Y%m%d_%H%M%S")}_{next(_PIPELINE_IDS)}',
             log_file=osp.join(work_dir, 'pipeline.log'), file_mode='a')
 
     @property
@@ -56,28 +77,68 @@ class EPSAMPipeline:
             print_log(f'[pipeline] {stage}: done earlier, skipped', logger=self.logger)
             return ledger.record(stage)
         print_log(f'[pipeline] {stage}: running', logger=self.logger)
+        fingerprint = (self.plan or {}).get(stage)
+        if fingerprint is not None:
+            ledger.mark_started(stage, dict(fingerprint=fingerprint.to_record()))
         record = fn()
+        if fingerprint is not None:
+            record = dict(record, fingerprint=fingerprint.to_record())
         ledger.mark_done(stage, record)
         print_log(f'[pipeline] {stage}: finished in {record.get("seconds", 0):.1f} s',
                   logger=self.logger)
         return record
+
+    def _warn(self, message: str) -> None:
+        print_log(f'[pipeline] {message}', logger=self.logger, level=logging.WARNING)
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Check the config, lock the work dir, apply ``restart_from``, check fingerprints.
+
+        Nothing runs when any of these fails: the config's problems
+        (:class:`~.config_check.PipelineConfigError`), another run holding the
+        work dir (:class:`~epsam.utils.work_dir_lock.WorkDirBusyError`), or a
+        finished stage made with other settings
+        (:class:`~.stage_plan.StaleStageError`).
+        """
+        ctx = self.ctx
+        validate_pipeline_config(ctx.cfg)
+        with WorkDirLock(ctx.work_dir, warn=self._warn):
+            self.plan = plan_stages(ctx, self.iterations)
+            # The stages kept are checked before anything is moved aside.
+            unchecked = check_fingerprints(ctx.ledger, self.plan, until=self.restart_from)
+            if self.restart_from:
+                moved = restart_from(ctx.work_dir, self.restart_from, self.plan)
+                print_log(f'[pipeline] --restart-from {self.restart_from}: '
+                          + (f"moved aside {', '.join(osp.basename(p) for p in moved)}"
+                             if moved else 'nothing to move aside'), logger=self.logger)
+                self.restart_from = None  # once: a second run() of this object resumes
+            if unchecked:
+                self._warn(f"{', '.join(unchecked)}: stage_done.json predates stage "
+                           'fingerprints (older epsam); reused without checking its settings')
+            try:
+                yield
+            finally:
+                self.plan = None
 
     def run(self) -> Dict:
         """Run (or resume) every stage; return the evaluation record.
 
         ``task='multiclass'`` in the config runs the multi-class protocol
         (:mod:`.multiclass_runner`); ``'binary'`` (the default) EP-SAM's.
+        Both run inside :meth:`session`.
         """
+        with self.session():
+            if self.ctx.cfg.get('task', 'binary') == 'multiclass':
+                from .multiclass_runner import run_multiclass
+                return run_multiclass(self)
+            return self._run_binary()
+
+    def _run_binary(self) -> Dict:
         ctx = self.ctx
-        task = ctx.cfg.get('task', 'binary')
-        if task not in TASKS:
-            raise ValueError(f'pipeline config: task must be one of {TASKS}, got {task!r}')
-        if task == 'multiclass':
-            from .multiclass_runner import run_multiclass
-            return run_multiclass(self)
         print_log(f'[pipeline] {ctx.sam_note}', logger=self.logger,
                   level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
-        self.run_cam_stages()
+        self._cam_stages()
         initial_masks = osp.join(ctx.stage_dir(stages.CAM_STAGE), ctx.cfg.train_split, 'masks')
         tuned: List[Tuple[str, str, float]] = []
         record = self._run_stage(stages.sam_tuning_stage(0),
@@ -107,6 +168,10 @@ class EPSAMPipeline:
 
     def run_cam_stages(self) -> None:
         """Run (or resume) steps 1 and 2 only: the classifier, then CAMs and initial masks."""
+        with self.session():
+            self._cam_stages()
+
+    def _cam_stages(self) -> None:
         ctx = self.ctx
         self._run_stage(stages.CLASSIFIER_STAGE, lambda: stages.train_or_reuse_classifier(ctx))
         self._run_stage(stages.CAM_STAGE, lambda: stages.generate_split_cams(ctx))

@@ -6,6 +6,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 import epsam  # noqa: F401
+from epsam.datasets.synthetic import generate_camelyon_like
 from epsam.registry import DATASETS, HOOKS, MODELS, TRANSFORMS
 from epsam.utils.registry_hints import (explain_unknown_types, find_registry, registered_names,
                                         suggest_names, unknown_type_message)
@@ -88,8 +89,11 @@ def test_test_tool_suggests_the_name(tmp_path):
 def test_pipeline_tool_suggests_the_name(tmp_path):
     config = REPO_ROOT / 'configs' / 'epsam' / \
         'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py'
+    # The config check (before any stage) wants the data to exist.
+    generate_camelyon_like(str(tmp_path / 'data'), num_train=4, num_val=2, num_test=2,
+                           patch_size=32, seed=1)
     with pytest.raises(SystemExit) as info:
         load_tool('tools/run_pipeline.py').main([
-            str(config), '--work-dir', str(tmp_path), '--cfg-options',
-            f'classifier.config={TYPO_CONFIG}'])
+            str(config), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+            f'classifier.config={TYPO_CONFIG}', f"data_root={tmp_path / 'data'}"])
     assert str(info.value) == f'error: {EXPECTED}'
