@@ -1,7 +1,6 @@
 """Run mmengine trainings in-process for pipeline stages (classifier, SAM tuning)."""
 import os
 import os.path as osp
-import time
 from typing import Optional
 
 from mmengine.config import Config
@@ -26,8 +25,9 @@ def train_in_work_dir(cfg: Config, work_dir: str, name: str) -> str:
     Args:
         cfg: A complete mmengine training config.
         work_dir: Where checkpoints and logs go.
-        name: Experiment name (unique per stage, so mmengine's global message
-            hub and logger are not shared between stages of one process).
+        name: Experiment name, unique per stage (mmengine appends the start
+            time), so its global message hub and logger are not shared between
+            stages of one process.
 
     Returns:
         Path of the checkpoint to use: ``best_*.pth`` when the config saves a
@@ -35,7 +35,7 @@ def train_in_work_dir(cfg: Config, work_dir: str, name: str) -> str:
     """
     cfg = ensure_nan_guard_hook(ensure_safe_checkpoint_hook(cfg.copy()))
     cfg.work_dir = work_dir
-    cfg.experiment_name = f'{name}_{time.strftime("%Y%m%d_%H%M%S")}'
+    cfg.experiment_name = name  # mmengine appends its own timestamp
     cfg.resume = find_latest_checkpoint(work_dir) is not None
     cfg.load_from = None
     runner = Runner.from_cfg(cfg)
