@@ -115,3 +115,25 @@ def test_pipeline_tunes_and_pseudo_labels_with_an_adapter(tmp_path):
     ctx = PipelineContext(tiny_pipeline_config(data_root, config), str(work_dir))
     found = tool.coverage(ctx, 0, 'test')
     assert found['masks'] > 0 and 0.0 <= found['min'] <= found['mean'] <= found['max'] <= 1.0
+
+
+@pytest.mark.slow
+def test_demo_config_runs_the_real_lite_medsam(tmp_path):
+    """The demo's pipeline config end to end, tiny: LiteMedSAM, box prompts, Otsu CAM masks."""
+    data_root = tmp_path / 'data'
+    generate_camelyon_like(str(data_root), num_train=8, num_val=2, num_test=4, patch_size=64,
+                           seed=4)
+    config = REPO_ROOT / 'configs' / 'epsam' / (
+        'epsam-pipeline_r18tiny-cam-otsu_lite-medsam-decoder-box_3it_synthetic-camelyon-128x128.py')
+    cfg = tiny_pipeline_config(data_root, config)
+    result = EPSAMPipeline(cfg, str(tmp_path / 'work')).run()
+    assert not result['stand_in_sam'] and 'SAM: LiteMedSAM' in result['table']
+    assert '79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76' in result['sam']
+    methods = [row['method'] for row in result['rows']]
+    assert methods[:3] == ['whole patch (every pixel foreground)',
+                           'CAM initial masks, OtsuMaskMaker()', 'CAM at Otsu threshold']
+    untuned = result['rows'][3]
+    assert untuned['method'] == 'SAM + CAM prompts, untuned' and 0 <= untuned['dice'] <= 100
+    assert all('whole_patch_masks' in row for row in result['rows'])
+    settings = (tmp_path / 'work' / 'stage3_sam_tuning_iter0' / 'sam_tuning_config.py').read_text()
+    assert 'ComponentBoxPrompt' in settings and "variant='lite_medsam'" in settings
