@@ -201,6 +201,17 @@ def run_train_test(entry: Dict, work_dir: str, options: List[str], stand_in: boo
         json.dump([row.to_json() for row in rows], file, indent=2)
 
 
+def name_dataset(work_dir: str, dataset: str) -> None:
+    """Give the rows of a pipeline entry the entry's ``dataset`` (the config's
+    ``dataset_name`` names the config's default data, not ``data_root=...``)."""
+    path = osp.join(work_dir, FINAL_METRICS_FILE)
+    with open(path, encoding='utf-8') as file:
+        content = json.load(file)
+    for row in content if isinstance(content, list) else [content]:
+        row['dataset'] = dataset
+    atomic_write_json(path, content)
+
+
 def run_seeds(entry: Dict, work_root: str, work_dir: str, skip_existing: bool) -> None:
     """Train and test once per seed in ``work_dir/seed{S}``; write the mean row."""
     seeds = entry['seeds']
@@ -262,6 +273,8 @@ def run_set(bench: Dict, work_root: str, *, only: Optional[List[str]] = None,
                 [sys.executable, osp.join(REPO, 'tools', 'run_pipeline.py'),
                  osp.join(REPO, entry['config']), '--work-dir', work_dir], options),
                 osp.join(work_dir, 'benchmark_pipeline.log'))
+            if entry.get('dataset'):
+                name_dataset(work_dir, entry['dataset'])
         else:
             run_measured([expand(a, work_root=work_root, work_dir=work_dir)
                           for a in entry['command']],
