@@ -26,6 +26,17 @@ __all__ = ['EPSAMPipeline', 'EVALUATION_STAGE', 'TASKS']
 _PIPELINE_IDS = itertools.count()
 
 
+def picture_items(items: List, pseudo_dir: Optional[str], count: int) -> List:
+    """The first ``count`` items, alternating kept and rejected pseudo-labels when
+    ``pseudo_dir`` is given (so a grid shows both), in their listing order."""
+    if not pseudo_dir:
+        return list(items[:count])
+    kept = [i for i in items if osp.isfile(osp.join(pseudo_dir, f'{i.stem}.png'))]
+    rejected = [i for i in items if i not in kept]
+    mixed = [item for pair in itertools.zip_longest(kept, rejected) for item in pair if item]
+    return mixed[:count]
+
+
 class EPSAMPipeline:
     """EP-SAM from patch labels to a tuned SAM, as resumable stages.
 
@@ -203,7 +214,7 @@ class EPSAMPipeline:
                                         seed=ctx.cfg.evaluation.get('seed', 0))
         paths = []
         for split, pseudo in ((ctx.cfg.train_split, pseudo_dir), (ctx.cfg.test_split, None)):
-            items = evaluation_items(ctx, split)[:count]
+            items = picture_items(evaluation_items(ctx, split), pseudo, count)
             predictions = list(predictor.predict(items))
             paths.append(write_picture_grids(ctx, split, pseudo, predictions,
                                              osp.join(out_dir, f'grid_{split}.png'), count))

@@ -55,3 +55,13 @@ def test_report_flags_a_collapsed_sam_by_name():
 def test_describe_config_names_the_mask_maker():
     assert describe_config(dict(type='PercentileMaskMaker', percentile=10)) == \
         'PercentileMaskMaker(percentile=10)'
+
+
+def test_picture_items_alternate_kept_and_rejected(tmp_path):
+    from epsam.pipeline.runner import picture_items
+    from epsam.pseudo_labels.items import PseudoLabelItem
+    items = [PseudoLabelItem(f'/x/{n}.png', f'/c/{n}.npz', f'/m/{n}.png') for n in 'abcdef']
+    for stem in 'ef':
+        (tmp_path / f'{stem}.png').write_bytes(b'')
+    assert [i.stem for i in picture_items(items, str(tmp_path), 4)] == ['e', 'a', 'f', 'b']
+    assert [i.stem for i in picture_items(items, None, 3)] == ['a', 'b', 'c']
