@@ -11,13 +11,14 @@ from .mask_prompts import DenseMaskPrompt
 from .peak_prompts import TopKPeakPrompt
 from .point_prompts import (NegativePointPrompt, ProbabilisticPointPrompt, UniformPointPrompt,
                             sample_pixels)
+from .presets import PROMPT_PRESETS, prompt_preset
 from .sam_frame import map_boxes_to_sam, map_mask_input_to_sam, map_points_to_sam, sam_input_size
 from .structures import NEGATIVE, POSITIVE, Prompts, merge_prompts
 
 __all__ = [
     'BasePromptGenerator', 'CombinedPrompt', 'ComponentBoxPrompt', 'DenseMaskPrompt',
-    'FullImageBoxPrompt', 'NEGATIVE', 'NegativePointPrompt', 'POSITIVE',
+    'FullImageBoxPrompt', 'NEGATIVE', 'NegativePointPrompt', 'POSITIVE', 'PROMPT_PRESETS',
     'ProbabilisticPointPrompt', 'Prompts', 'TopKPeakPrompt', 'UniformPointPrompt',
     'map_boxes_to_sam', 'map_mask_input_to_sam', 'map_points_to_sam', 'merge_prompts',
-    'sam_input_size', 'sample_pixels'
+    'prompt_preset', 'sam_input_size', 'sample_pixels'
 ]

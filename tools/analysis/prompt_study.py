@@ -35,15 +35,14 @@ from epsam.pipeline import EPSAMPipeline
 from epsam.pipeline.evaluation import (evaluation_items, ground_truth, sam_prompted_masks,
                                        score_masks)
 from epsam.pipeline.stages import classifier_config, load_inference_sam
+from epsam.prompts import prompt_preset
 from epsam.pseudo_labels.cam_store import load_cam, load_label_png, save_label_png
 from epsam.pseudo_labels.items import PseudoLabelItem
 from epsam.registry import MASK_MAKERS
 from epsam.utils.atomic_io import atomic_write_json, atomic_write_text
 
-POINTS = dict(type='ProbabilisticPointPrompt', num_points=50)
-BOXES = dict(type='ComponentBoxPrompt', min_area=16)
-PROMPTS = {'points': POINTS, 'boxes': BOXES,
-           'boxes + points': dict(type='CombinedPrompt', generators=[BOXES, POINTS])}
+#: Row labels of the prompt presets (epsam.prompts.PROMPT_PRESETS).
+PROMPTS = {'points': 'points', 'boxes': 'boxes', 'boxes + points': 'both'}
 ORACLE = 'ground truth (ORACLE: uses pixel labels)'
 #: Mask makers compared with the classifier config's own (EP-SAM's recipe).
 OTHER_MASK_MAKERS = {
@@ -101,9 +100,9 @@ def study(pipeline: EPSAMPipeline, out_dir: str) -> List[Dict]:
             masks = {item.stem: load_label_png(item.mask_path) == 1 for item in maker_items}
             rows.append(dict(masks=maker_name, prompts='- (the CAM mask itself)',
                              mask_maker=maker_cfg, **score_masks(masks, truths)))
-        for prompt_name, prompt in PROMPTS.items():
-            sam_masks = sam_prompted_masks(sam, embedder, prompt, maker_items, ctx.device,
-                                           seed=ctx.cfg.evaluation.get('seed', 0))
+        for prompt_name, preset in PROMPTS.items():
+            sam_masks = sam_prompted_masks(sam, embedder, prompt_preset(preset), maker_items,
+                                           ctx.device, seed=ctx.cfg.evaluation.get('seed', 0))
             rows.append(dict(masks=maker_name, prompts=f'untuned {ctx.sam_label}: {prompt_name}',
                              mask_maker=maker_cfg, **score_masks(sam_masks, truths)))
     return rows

@@ -18,11 +18,8 @@ import os
 import sys
 import time
 
-_BOXES = dict(type='ComponentBoxPrompt', min_area=16)
-_POINTS = dict(type='ProbabilisticPointPrompt', num_points=50)
-#: --prompt choices of the SAM tile predictor.
-TILE_PROMPTS = {'boxes': _BOXES, 'points': _POINTS,
-                'both': dict(type='CombinedPrompt', generators=[_BOXES, _POINTS])}
+#: --prompt choices of the SAM tile predictor (epsam.prompts.PROMPT_PRESETS).
+TILE_PROMPTS = ('boxes', 'points', 'both')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,7 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--predictor', choices=('cam', 'sam'), default='cam',
                         help='cam: CAM x classifier score; sam: CAM prompts into SAM')
-    parser.add_argument('--prompt', choices=sorted(TILE_PROMPTS), default='boxes',
+    parser.add_argument('--prompt', choices=TILE_PROMPTS, default='boxes',
                         help='SAM prompts from the CAM mask (--predictor sam): boxes (one per '
                         'connected component, as LiteMedSAM was trained), points (EP-SAM\'s '
                         '50 CAM-weighted points) or both')
@@ -85,6 +82,7 @@ def setup_distributed(launcher: str, device):
 
 
 def build_predictor(args, device):
+    from epsam.prompts import prompt_preset
     from epsam.wsi import CAMTilePredictor, SamTilePredictor
     if args.predictor == 'cam':
         return CAMTilePredictor.from_config(args.config, args.checkpoint,
@@ -95,7 +93,7 @@ def build_predictor(args, device):
                          '--sam-checkpoint (only lite_medsam ships its weights)')
     return SamTilePredictor.from_files(args.config, args.checkpoint, args.sam_variant,
                                        args.sam_checkpoint, batch_size=args.batch_size,
-                                       device=device, prompt_generator=TILE_PROMPTS[args.prompt])
+                                       device=device, prompt_generator=prompt_preset(args.prompt))
 
 
 def fingerprint(args, layout) -> dict:

@@ -20,8 +20,9 @@ import numpy as np
 from epsam.version import __version__
 
 from ..synthetic.layouts import BCSS_PALETTE
-from ..synthetic.writers import (atomic_write_bytes, encode_gray_png, encode_palette_png,
-                                 encode_rgb_png, finish_metadata, start_metadata)
+from ..synthetic.writers import (atomic_write_bytes, check_split_arguments, encode_gray_png,
+                                 encode_palette_png, encode_rgb_png, finish_metadata,
+                                 start_metadata)
 from .labelling import EPITHELIUM, GLASS, STROMA, LabelRule
 from .prepare import LabelledImage, prepare_source
 from .sampling import TooFewPatchesError, Window, candidate_windows, select_windows, split_regions
@@ -36,13 +37,7 @@ _BCSS_SPLIT_FOLDERS = dict(train='training', val='val', test='test')
 
 def _check_common(counts: Dict[str, int], patch_size: int, seed: int, min_tissue: float,
                   max_overlap: float, band_patches: int) -> None:
-    for name, count in counts.items():
-        if not isinstance(count, (int, np.integer)) or count < 0:
-            raise ValueError(f'num_{name} must be a non-negative integer, got {count!r}')
-    if not isinstance(patch_size, (int, np.integer)) or patch_size < 16:
-        raise ValueError(f'patch_size must be an integer of at least 16 pixels, got {patch_size!r}')
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
+    check_split_arguments(counts, patch_size, seed)
     if not 0.0 <= min_tissue <= 1.0:
         raise ValueError(f'min_tissue must lie in [0, 1], got {min_tissue!r}')
     if not 0.0 <= max_overlap < 1.0:

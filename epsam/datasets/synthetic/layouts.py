@@ -14,8 +14,8 @@ from epsam.version import __version__
 
 from .he_texture import TISSUE_CLASSES, TUMOUR, render_patch
 from .label_maps import bcss_class_map, camelyon_class_map, class_presence
-from .writers import (atomic_write_bytes, encode_gray_png, encode_palette_png, encode_rgb_png,
-                      finish_metadata, start_metadata)
+from .writers import (atomic_write_bytes, check_split_arguments, encode_gray_png,
+                      encode_palette_png, encode_rgb_png, finish_metadata, start_metadata)
 
 __all__ = ['generate_camelyon_like', 'generate_bcss_like', 'BCSS_PALETTE', 'patch_rng']
 
@@ -45,13 +45,7 @@ def patch_rng(seed: int, dataset: str, split: str, index: int,
 
 
 def _check_common(counts: Dict[str, int], patch_size: int, seed: int, scale: float) -> None:
-    for name, count in counts.items():
-        if not isinstance(count, (int, np.integer)) or count < 0:
-            raise ValueError(f'num_{name} must be a non-negative integer, got {count!r}')
-    if not isinstance(patch_size, (int, np.integer)) or patch_size < 16:
-        raise ValueError(f'patch_size must be an integer of at least 16 pixels, got {patch_size!r}')
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
+    check_split_arguments(counts, patch_size, seed)
     if scale <= 0:
         raise ValueError(f'scale must be positive, got {scale!r}')
 

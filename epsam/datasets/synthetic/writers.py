@@ -2,7 +2,7 @@
 import io
 import json
 import os
-from typing import Sequence
+from typing import Dict, Sequence
 
 import cv2
 import numpy as np
@@ -12,10 +12,30 @@ from epsam.utils.atomic_io import atomic_write_bytes
 
 __all__ = [
     'atomic_write_bytes', 'encode_rgb_png', 'encode_gray_png', 'encode_palette_png',
-    'start_metadata', 'finish_metadata', 'METADATA_FILE'
+    'start_metadata', 'finish_metadata', 'METADATA_FILE', 'check_split_arguments'
 ]
 
 METADATA_FILE = 'metadata.json'
+
+
+def check_split_arguments(counts: Dict[str, int], patch_size: int, seed: int) -> None:
+    """Refuse split sizes, a patch size or a seed a dataset writer cannot use.
+
+    Args:
+        counts: Patches per split, e.g. ``dict(train=160, val=20, test=20)``.
+        patch_size: Patch side in pixels (at least 16).
+        seed: Non-negative seed.
+
+    Raises:
+        ValueError: Naming the argument and the value given.
+    """
+    for name, count in counts.items():
+        if not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f'num_{name} must be a non-negative integer, got {count!r}')
+    if not isinstance(patch_size, (int, np.integer)) or patch_size < 16:
+        raise ValueError(f'patch_size must be an integer of at least 16 pixels, got {patch_size!r}')
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
 
 
 def encode_rgb_png(image: np.ndarray) -> bytes:
