@@ -176,13 +176,34 @@ def mtimes(folder: Path, suffix: str) -> Dict[str, int]:
             if name.endswith(suffix) and not name.startswith('.')} if folder.is_dir() else {}
 
 
-def kill_targets(rng: random.Random, total: int, kills: int, margin: int = 3) -> list:
+#: Items left undone after the last kill point (see ``kill_goals``).
+KILL_MARGIN = 3
+
+
+def kill_targets(rng: random.Random, total: int, kills: int, margin: int = KILL_MARGIN) -> list:
     """``kills`` increasing file counts in ``1..total - margin`` at which to kill.
 
     The margin leaves items to do after the last kill, even when the process
     writes a few more between the poll that sees the count and the signal.
     """
     return sorted(rng.sample(range(1, total - margin + 1), kills))
+
+
+def kill_goals(rng: random.Random, total: int, kills: int,
+               done: Callable[[], int]) -> Iterable[int]:
+    """Yield the file count at which to kill next, for up to ``kills`` kills.
+
+    Each goal is past what is already done (so every run makes progress), and
+    a kill whose goal would fall inside the last ``KILL_MARGIN`` items is
+    skipped: on a fast machine the earlier kills may land late, and a run
+    killed that close to its end would leave nothing to resume. The first
+    kill is never skipped.
+    """
+    for number, target in enumerate(kill_targets(rng, total, kills)):
+        goal = max(target, done() + 1)
+        if number and goal > total - KILL_MARGIN:
+            return
+        yield goal
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from epsam.registry import MODELS
 from tests.conftest import REPO_ROOT
 
 from .conftest import (DRIVERS, assert_no_partial_files, assert_same_tree, count_files,
-                       kill_targets, kill_when, mtimes, run_to_end)
+                       kill_goals, kill_when, mtimes, run_to_end)
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -83,8 +83,7 @@ def kill_repeatedly(args, folder: Path, suffix: str, total: int, rng, log: Path,
     any machine.
     """
     paced = [DRIVERS / 'paced.py', PACE_S, item_done, *args]
-    for target in kill_targets(rng, total, KILLS):
-        goal = max(target, count_files(folder, suffix) + 1)
+    for goal in kill_goals(rng, total, KILLS, lambda: count_files(folder, suffix)):
         kill_when(paced, lambda: count_files(folder, suffix) >= goal, rng, log)
         assert_no_partial_files(folder.parent)
     finished = mtimes(folder, suffix)
@@ -148,8 +147,7 @@ def test_embedding_cache_killed_and_rerun(project, tmp_path, fault_rng):
     def entries():
         return sorted(cache.glob('*/*/*.emb'))
 
-    for target in kill_targets(fault_rng, total, KILLS):
-        goal = max(target, len(entries()) + 1)
+    for goal in kill_goals(fault_rng, total, KILLS, lambda: len(entries())):
         kill_when(args, lambda: len(entries()) >= goal, fault_rng, log)
         assert_no_partial_files(cache)
     done = {path: path.stat().st_mtime_ns for path in entries()}
