@@ -48,6 +48,7 @@ import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.benchmarking.harness import (FINAL_METRICS_FILE, BenchmarkFileError,  # noqa: E402
                                         collect, format_table, load_mmseg_test_metrics,
                                         published_benchmark_rows, write_reports)
+from epsam.benchmarking.provenance import NO_SAM, sam_weights_of_config  # noqa: E402
 from epsam.benchmarking.seeds import SeedMismatchError, mean_over_seeds  # noqa: E402
 from epsam.utils.atomic_io import atomic_write_json  # noqa: E402
 
@@ -142,17 +143,23 @@ def _with_options(argv: List[str], options: List[str]) -> List[str]:
     return argv + (['--cfg-options', *options] if options else [])
 
 
-def trainable_params(config: str, options: List[str]) -> int:
-    """Parameters with ``requires_grad`` of the model a config builds."""
+def load_config(config: str, options: List[str]):
+    """The config with ``key=value`` options merged."""
     from mmengine.config import Config, DictAction
-    from mmengine.registry import DefaultScope
-
-    from epsam.registry import MODELS
     cfg = Config.fromfile(config)
     if options:
         parser = argparse.ArgumentParser()
         parser.add_argument('--cfg-options', nargs='+', action=DictAction)
         cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
+    return cfg
+
+
+def trainable_params(config: str, options: List[str]) -> int:
+    """Parameters with ``requires_grad`` of the model a config builds."""
+    from mmengine.registry import DefaultScope
+
+    from epsam.registry import MODELS
+    cfg = load_config(config, options)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'epsam')):
         model = MODELS.build(cfg.model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -191,7 +198,10 @@ def run_train_test(entry: Dict, work_dir: str, options: List[str], stand_in: boo
     rows = load_mmseg_test_metrics(work_dir, method=entry['method'],
                                    dataset=entry.get('dataset'))
     params = trainable_params(config, options)
+    # SAM weights: the config's SAM, else those of the entry whose pseudo-labels it used.
+    sam_weights, _ = sam_weights_of_config(load_config(config, options))
     for row in rows:
+        row.sam_weights = sam_weights or entry.get('source_sam_weights') or NO_SAM
         row.train_time_s = train['seconds']
         row.peak_memory_bytes = gpu_peak if gpu_peak is not None else train['peak_rss_bytes']
         row.trainable_params = params
@@ -217,6 +227,7 @@ def run_seeds(entry: Dict, work_root: str, work_dir: str, skip_existing: bool) -
     seeds = entry['seeds']
     seed_dirs = [osp.join(work_dir, f'seed{seed}') for seed in seeds]
     stand_in = _stand_in_flag(entry, work_root)
+    entry = dict(entry, source_sam_weights=_source_sam_weights(entry, work_root))
     for seed, seed_dir in zip(seeds, seed_dirs):
         if skip_existing and osp.isfile(osp.join(seed_dir, FINAL_METRICS_FILE)):
             print(f'[benchmark] {entry["name"]} seed {seed}: done earlier, skipped')
@@ -231,6 +242,16 @@ def run_seeds(entry: Dict, work_root: str, work_dir: str, skip_existing: bool) -
     except SeedMismatchError as error:
         raise BenchmarkSetError(f'entry {entry["name"]}: {error}') from None
     atomic_write_json(osp.join(work_dir, FINAL_METRICS_FILE), [row.to_json() for row in rows])
+
+
+def _source_sam_weights(entry: Dict, work_root: str) -> str:
+    """``sam_weights`` of the entry ``stand_in_sam`` names (whose pseudo-labels
+    this entry trains on), else ``''``."""
+    source = entry.get('stand_in_sam')
+    if not isinstance(source, str):
+        return ''
+    return next((row.sam_weights for row in collect([osp.join(work_root, source)])
+                 if row.sam_weights), '')
 
 
 def _stand_in_flag(entry: Dict, work_root: str) -> bool:
@@ -267,7 +288,8 @@ def run_set(bench: Dict, work_root: str, *, only: Optional[List[str]] = None,
         if runner == 'train_test' and 'seeds' in entry:
             run_seeds(entry, work_root, work_dir, skip_existing)
         elif runner == 'train_test':
-            run_train_test(entry, work_dir, options, _stand_in_flag(entry, work_root))
+            run_train_test(dict(entry, source_sam_weights=_source_sam_weights(entry, work_root)),
+                           work_dir, options, _stand_in_flag(entry, work_root))
         elif runner == 'pipeline':
             run_measured(_with_options(
                 [sys.executable, osp.join(REPO, 'tools', 'run_pipeline.py'),

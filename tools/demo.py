@@ -23,6 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.datasets.synthetic import generate_camelyon_like  # noqa: E402
 from epsam.pipeline import EPSAMPipeline  # noqa: E402
+from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 # CAM masks at Otsu's threshold: EP-SAM's percentile recipe keeps about 80 % of
@@ -52,6 +53,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override pipeline settings, e.g. iterations=1')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -67,10 +69,10 @@ def main(argv=None) -> dict:
         cfg.merge_from_dict(args.cfg_options)
     if args.sam_checkpoint:
         if not osp.isfile(args.sam_checkpoint):
-            raise SystemExit(f'error: SAM checkpoint not found: {args.sam_checkpoint}')
+            raise ToolError(f'{args.sam_checkpoint}: SAM checkpoint not found; check the '
+                            'path given to --sam-checkpoint')
         cfg.sam = dict(variant=args.sam_variant or 'vit_b', checkpoint=args.sam_checkpoint)
-    result = EPSAMPipeline(cfg, args.work_dir, device=args.device).run()
-    print(result['table'])
+    result = EPSAMPipeline(cfg, args.work_dir, device=args.device).run()  # logs the table
     for line in (result['sam'], f"Protocol: {result['protocol']}"):
         print(line)
     print('Pictures: ' + ', '.join(result['pictures']))
@@ -80,4 +82,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -33,6 +33,7 @@ from epsam.cams.generation import generate_cams  # noqa: E402
 from epsam.datasets.errors import DatasetFilesError, EmptySplitError  # noqa: E402
 from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights  # noqa: E402
 from epsam.engine.config_utils import init_cpu_distributed, load_tool_config  # noqa: E402
+from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
 from epsam.utils.work_dir_lock import WorkDirBusyError, WorkDirLock  # noqa: E402
 
 #: ``--cam-method`` choices -> CAM_METHODS type.
@@ -72,6 +73,7 @@ def parse_args(argv=None):
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='pytorch: one process per rank (torchrun)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.batch_size is not None and args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
@@ -118,7 +120,8 @@ def dataset_config(cfg: Config, split: str) -> dict:
     """
     loader = cfg.get(f'{split}_dataloader', None)
     if loader is None:
-        raise SystemExit(f'error: the config has no {split}_dataloader')
+        raise ToolError(f'{split}_dataloader: missing from the config; add it or choose '
+                        'another --split')
     dataset = copy.deepcopy(loader['dataset'])
     dataset = dataset.to_dict() if hasattr(dataset, 'to_dict') else dict(dataset)
     if split == 'train':
@@ -134,7 +137,7 @@ def load_weights(model: torch.nn.Module, checkpoint: str) -> None:
     try:
         load_model_weights(model, checkpoint, what='classifier')
     except CheckpointError as err:
-        raise SystemExit(f'error: {err}') from None
+        raise ToolError(str(err)) from None
 
 
 def dist_info(launcher: str):
@@ -159,7 +162,7 @@ def main(argv=None) -> dict:
         with WorkDirLock(args.out) if rank == 0 else contextlib.nullcontext():
             return generate(args, cfg, settings, rank, world_size)
     except WorkDirBusyError as err:
-        raise SystemExit(f'error: {err}') from None
+        raise ToolError(str(err)) from None
 
 
 def generate(args, cfg: Config, settings: dict, rank: int, world_size: int) -> dict:
@@ -173,7 +176,7 @@ def generate(args, cfg: Config, settings: dict, rank: int, world_size: int) -> d
     try:
         dataset = DATASETS.build(dataset_config(cfg, args.split))
     except (EmptySplitError, DatasetFilesError) as err:
-        raise SystemExit(f'error: the {args.split} split cannot be read: {err}') from None
+        raise ToolError(f'the {args.split} split cannot be read: {err}') from None
     model = MODELS.build(cfg.model)
     load_weights(model, args.checkpoint)
     try:
@@ -186,7 +189,7 @@ def generate(args, cfg: Config, settings: dict, rank: int, world_size: int) -> d
             world_size=world_size, progress=True, visualize=args.vis,
             checkpoint=osp.abspath(args.checkpoint))
     except OSError as err:  # e.g. a full disk; finished items are kept, a rerun resumes
-        raise SystemExit(f'error: cannot write the outputs: {err}') from None
+        raise ToolError(f'cannot write the outputs: {err}') from None
     print(f'\n{report}')
     summary = report.summary
     if world_size > 1:
@@ -210,4 +213,4 @@ def generate(args, cfg: Config, settings: dict, rank: int, world_size: int) -> d
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -25,6 +25,7 @@ import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.engine.config_utils import load_tool_config  # noqa: E402
 from epsam.pipeline import USER_ERRORS, EPSAMPipeline  # noqa: E402
 from epsam.pipeline.stage_plan import STAGE_NAMES_HELP  # noqa: E402
+from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
@@ -42,6 +43,7 @@ def parse_args(argv=None):
     parser.add_argument('--restart-from', metavar='STAGE',
                         help='redo this stage and every later one; their old folders are '
                         f'moved aside to STAGE.old-TIME. Stages: {STAGE_NAMES_HELP}')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -49,7 +51,8 @@ def build_config(args) -> Config:
     cfg = load_tool_config(args.config, args.cfg_options)
     if args.sam_checkpoint:
         if not osp.isfile(args.sam_checkpoint):
-            raise SystemExit(f'error: SAM checkpoint not found: {args.sam_checkpoint}')
+            raise ToolError(f'{args.sam_checkpoint}: SAM checkpoint not found; check the '
+                            'path given to --sam-checkpoint')
         cfg.sam.checkpoint = args.sam_checkpoint
     return cfg
 
@@ -64,10 +67,10 @@ def main(argv=None) -> dict:
             result = EPSAMPipeline(cfg, work_dir, device=args.device,
                                    restart_from=args.restart_from).run()
     except USER_ERRORS as err:
-        raise SystemExit(f'error: {err}') from None
+        raise ToolError(str(err)) from None
     print(f"Results: {osp.join(work_dir, 'stage5_evaluation', 'results.md')}")
     return result
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -4,6 +4,7 @@ Example::
 
     python tools/test.py CONFIG CHECKPOINT --work-dir work_dirs/eval
     python tools/test.py CONFIG CHECKPOINT --out work_dirs/eval/preds
+    python tools/test.py CONFIG CHECKPOINT --show-dir work_dirs/eval/show  # overlays
 """
 import argparse
 import os.path as osp
@@ -16,7 +17,10 @@ from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights 
 from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
                                        export_local_rank, init_cpu_distributed,
                                        load_tool_config, resolve_work_dir)
+from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
+from epsam.visualization.show_results import (add_show_arguments,  # noqa: E402
+                                              enable_visualization)
 from mmengine.config import Config  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -32,7 +36,9 @@ def parse_args(argv=None):
         '--out', type=str,
         help="directory for per-image outputs: mmseg's IoUMetric writes predicted maps, "
         "epsam's PerImageDiceMetric writes per_image.csv")
+    add_show_arguments(parser)
     add_launch_arguments(parser)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     export_local_rank(args)
     return args
@@ -43,6 +49,7 @@ def build_config(args) -> Config:
     apply_launcher(cfg, args.launcher)
     resolve_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = None  # loaded strictly in main(), never half-fitted
+    enable_visualization(cfg, show=args.show, show_dir=args.show_dir, wait_time=args.wait_time)
     if args.out is not None:
         evaluators = cfg.test_evaluator
         for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
@@ -67,10 +74,9 @@ def main(argv=None) -> None:
             load_model_weights(model, args.checkpoint, what=f'{type(model).__name__} of '
                                f'{osp.basename(args.config)}')
         except CheckpointError as error:
-            print(f'error: {error}', file=sys.stderr)
-            raise SystemExit(2) from None
+            raise ToolError(str(error)) from None
         runner.test()
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -14,11 +14,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
-                                       enable_amp, ensure_nan_guard_hook,
-                                       ensure_safe_checkpoint_hook, export_local_rank,
+                                       enable_amp, ensure_training_hooks, export_local_rank,
                                        init_cpu_distributed, load_tool_config,
                                        resolve_work_dir)
 from epsam.engine.hooks import NonFiniteLossError, NonFiniteWeightsError  # noqa: E402
+from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -35,6 +35,7 @@ def parse_args(argv=None):
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
     add_launch_arguments(parser)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     export_local_rank(args)
     return args
@@ -47,7 +48,7 @@ def build_config(args) -> Config:
     if args.amp:
         enable_amp(cfg)
     cfg.resume = bool(args.resume) or bool(cfg.get('resume', False))
-    return ensure_nan_guard_hook(ensure_safe_checkpoint_hook(cfg))
+    return ensure_training_hooks(cfg)
 
 
 def main(argv=None) -> None:
@@ -59,8 +60,8 @@ def main(argv=None) -> None:
             runner = Runner.from_cfg(cfg)
             runner.train()
     except (NonFiniteLossError, NonFiniteWeightsError) as err:
-        raise SystemExit(f'error: {err}') from None
+        raise ToolError(str(err)) from None
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

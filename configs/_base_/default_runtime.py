@@ -6,7 +6,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# alpha 0.5: the tissue stays visible under the overlays of tools/test.py --show-dir
+visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer',
+                  alpha=0.5)
 log_processor = dict(by_epoch=True)
 log_level = 'INFO'
 load_from = None

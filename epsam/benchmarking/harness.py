@@ -6,14 +6,17 @@ Sources of rows:
   (``tools/run_pipeline.py``) or by ``tools/benchmark.py --run``: one object
   or a list of objects ``{"method", "dataset", "protocol", "metrics":
   {"mIoU", "FwIoU", "Dice", "IoU.<class>", ...}, "train_time_s",
-  "peak_memory_bytes", "trainable_params", "notes", "stand_in_sam"}``
-  (``metrics`` needs ``mIoU``, or for binary runs ``IoU`` / ``Dice``);
+  "peak_memory_bytes", "trainable_params", "notes", "stand_in_sam",
+  "sam_weights", "seeds", "metrics_std"}`` (``metrics`` needs ``mIoU``, or
+  for binary runs ``IoU`` / ``Dice``); a report's ``{name}.json`` has the
+  same form and can be collected again (to redraw its chart);
 * the metrics json of a ``tools/test.py`` work dir (``{timestamp}/{timestamp}.json``,
-  keys ``{protocol}/mIoU`` ...): one row per protocol prefix;
+  keys ``{protocol}/mIoU`` ...): one row per protocol prefix, named from the
+  config dumped beside it (:mod:`.provenance`);
 * published numbers (:mod:`.published`), marked "published, not re-run".
 
-Metrics are in percent. Outputs: a prettytable string, Markdown, CSV and a
-PNG (per-row mIoU bars, per-class IoU grouped bars).
+Metrics are in percent. Outputs: a prettytable string, Markdown, CSV, JSON
+and a PNG chart (:mod:`.charts`).
 """
 import csv
 import glob
@@ -26,6 +29,8 @@ from typing import Dict, List, Optional, Sequence
 
 from prettytable import PrettyTable
 
+from .charts import plot_rows
+from .provenance import dataset_of_config, method_of_config, sam_weights_of_config
 from .published import canonical_dataset, published_rows
 
 __all__ = [
@@ -69,6 +74,11 @@ class BenchmarkRow:
         trainable_params: Number of trained parameters.
         notes: Free text.
         stand_in_sam: The run used a randomly initialised SAM stand-in.
+        sam_weights: The SAM weights (:mod:`.provenance`): a name with a
+            SHA-256 prefix, ``'stand-in (...)'``, ``'none'``, or ``''`` when
+            not recorded.
+        seeds: The seeds a mean row averages over, else ``None``.
+        metrics_std: Sample standard deviation over ``seeds`` of some metrics.
         published_source: Set for published rows (not re-run): where from.
         origin: The file the row was read from.
     """
@@ -82,6 +92,9 @@ class BenchmarkRow:
     trainable_params: Optional[int] = None
     notes: str = ''
     stand_in_sam: bool = False
+    sam_weights: str = ''
+    seeds: Optional[List[int]] = None
+    metrics_std: Dict[str, float] = field(default_factory=dict)
     published_source: Optional[str] = None
     origin: str = field(default='', compare=False)
 
@@ -97,8 +110,9 @@ class BenchmarkRow:
     def to_json(self) -> dict:
         """The ``final_metrics.json`` form of this row."""
         data = asdict(self)
-        for key in ('published_source', 'origin'):
-            data.pop(key)
+        data.pop('origin')
+        if self.published_source is None:
+            data.pop('published_source')
         return data
 
 
@@ -138,12 +152,26 @@ def row_from_dict(data: dict, path: str) -> BenchmarkRow:
     stand_in = data.get('stand_in_sam', False)
     if not isinstance(stand_in, bool):
         raise BenchmarkFileError(path, f'"stand_in_sam" must be true or false, got {stand_in!r}')
-    notes = data.get('notes') or ''
-    if not isinstance(notes, str):
-        raise BenchmarkFileError(path, f'"notes" must be a string, got {notes!r}')
+    texts = {}
+    for key in ('notes', 'sam_weights'):
+        texts[key] = data.get(key) or ''
+        if not isinstance(texts[key], str):
+            raise BenchmarkFileError(path, f'"{key}" must be a string, got {texts[key]!r}')
+    seeds = data.get('seeds')
+    if seeds is not None and (not isinstance(seeds, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise BenchmarkFileError(path, f'"seeds" must be a list of integers, got {seeds!r}')
+    spread = data.get('metrics_std') or {}
+    if not isinstance(spread, dict):
+        raise BenchmarkFileError(path, f'"metrics_std" must be an object, got {spread!r}')
+    spread = {str(k): _check_number(v, f'metrics_std["{k}"]', path) for k, v in spread.items()}
+    source = data.get('published_source')
+    if source is not None and not isinstance(source, str):
+        raise BenchmarkFileError(path, f'"published_source" must be a string, got {source!r}')
     return BenchmarkRow(method=data['method'], dataset=canonical_dataset(data['dataset']),
-                        protocol=data['protocol'], metrics=metrics, notes=notes,
-                        stand_in_sam=stand_in, origin=path, **extras)
+                        protocol=data['protocol'], metrics=metrics, stand_in_sam=stand_in,
+                        seeds=seeds, metrics_std=spread, published_source=source, origin=path,
+                        **texts, **extras)
 
 
 def _read_json(path: str):
@@ -195,8 +223,13 @@ def load_mmseg_test_metrics(work_dir: str, *, method: Optional[str] = None,
 
     Args:
         work_dir: The ``--work-dir`` of ``tools/test.py``.
-        method: Row method; default: the stem of the config dumped in ``work_dir``.
-        dataset: Row dataset; default: the config's test dataset type.
+        method: Row method; default: the config's ``method_name``, else its
+            model type and file stem.
+        dataset: Row dataset; default: the config's ``dataset_name``, else
+            its test dataset's name and data folder.
+
+    The SAM weights and the stand-in flag come from the config's
+    ``model.sam`` (``'none'`` for a model without SAM).
     """
     path = _test_metrics_file(work_dir)
     if path is None:
@@ -205,14 +238,11 @@ def load_mmseg_test_metrics(work_dir: str, *, method: Optional[str] = None,
     data = _read_json(path)
     if not isinstance(data, dict):
         raise BenchmarkFileError(path, 'expected a JSON object of metrics')
-    config_path, cfg = (None, None) if method and dataset else _config_of(work_dir)
-    if method is None:
-        method = osp.splitext(osp.basename(config_path))[0] if config_path else \
-            osp.basename(osp.normpath(work_dir))
-    if dataset is None:
-        dataset = 'unknown'
-        if cfg is not None and 'test_dataloader' in cfg:
-            dataset = cfg.test_dataloader.dataset.get('type', 'unknown')
+    config_path, cfg = _config_of(work_dir)
+    stem = osp.splitext(osp.basename(config_path or osp.normpath(work_dir)))[0]
+    method = method or method_of_config(cfg, stem)
+    dataset = dataset or dataset_of_config(cfg)
+    sam_weights, stand_in = sam_weights_of_config(cfg)
     grouped: Dict[str, Dict[str, float]] = {}
     for key, value in data.items():
         protocol, _, name = key.rpartition('/')
@@ -224,7 +254,9 @@ def load_mmseg_test_metrics(work_dir: str, *, method: Optional[str] = None,
         grouped[PER_IMAGE_PROTOCOL] = {name: _check_number(data[name], name, path)
                                        for name in ('Dice', 'IoU')}
     rows = [BenchmarkRow(method=method, dataset=canonical_dataset(dataset), protocol=protocol,
-                         metrics=metrics, origin=path)
+                         metrics=metrics, stand_in_sam=stand_in,
+                         sam_weights=sam_weights or ('none' if cfg is not None else ''),
+                         origin=path)
             for protocol, metrics in grouped.items()
             if any(metrics.get(key) is not None for key in _HEADLINE_METRICS)]
     if not rows:
@@ -236,11 +268,17 @@ def load_mmseg_test_metrics(work_dir: str, *, method: Optional[str] = None,
 def collect(work_dirs: Sequence[str]) -> List[BenchmarkRow]:
     """Rows of every work dir: its ``final_metrics.json``, else its test metrics.
 
+    A ``.json`` file instead of a work dir is read as a ``final_metrics.json``
+    (e.g. a report's ``{name}.json``, to redraw its chart).
+
     Raises:
         BenchmarkFileError: a work dir is missing or holds no readable results.
     """
     rows = []
     for work_dir in work_dirs:
+        if work_dir.endswith('.json') and osp.isfile(work_dir):
+            rows.extend(load_final_metrics(work_dir))
+            continue
         if not osp.isdir(work_dir):
             raise BenchmarkFileError(work_dir, 'work dir not found')
         final = osp.join(work_dir, FINAL_METRICS_FILE)
@@ -277,7 +315,8 @@ def _score_keys(rows: Sequence[BenchmarkRow]) -> List[str]:
 def table_header(rows: Sequence[BenchmarkRow]) -> List[str]:
     """Column names: identity, mIoU, FwIoU, (IoU,) per-class IoU, Dice, costs, status."""
     return (['method', 'dataset', 'protocol'] + _score_keys(rows) +
-            ['Dice', 'train time (s)', 'peak memory (MiB)', 'trainable params', 'status'])
+            ['Dice', 'train time (s)', 'peak memory (MiB)', 'trainable params', 'SAM weights',
+             'seeds', 'status'])
 
 
 def _fmt(value, digits: int = 2) -> str:
@@ -298,6 +337,7 @@ def table_records(rows: Sequence[BenchmarkRow]) -> List[List[str]]:
             [row.method, row.dataset, row.protocol] +
             [_fmt(row.metrics.get(k)) for k in _score_keys(rows)] +
             [_fmt(row.metrics.get('Dice')), _fmt(row.train_time_s, 1), _fmt(memory, 1), params,
+             row.sam_weights or '-', ' '.join(map(str, row.seeds)) if row.seeds else '-',
              row.status])
     return records
 
@@ -330,7 +370,9 @@ def write_markdown(rows: Sequence[BenchmarkRow], path: str, *, title: str = 'Ben
     lines = [f'# {title}', '',
              'Metrics in percent. "published, not re-run" rows are copied from their '
              'source, not reproduced here; "SAM = random stand-in" rows ran with a randomly '
-             'initialised SAM and say nothing about SAM\'s quality.', '',
+             'initialised SAM and say nothing about SAM\'s quality. "SAM weights" names the '
+             'weights (with the first 12 hex digits of their SHA-256) or "none" for methods '
+             'without SAM; "seeds" lists the seeds a row is the mean of.', '',
              '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(cell.replace('|', '\\|') for cell in record) + ' |'
               for record in table_records(rows)]
@@ -349,58 +391,6 @@ def write_csv(rows: Sequence[BenchmarkRow], path: str) -> None:
         writer.writerows(table_records(rows))
 
 
-def _label(row: BenchmarkRow) -> str:
-    tag = ' [published]' if row.published_source else (' [stand-in SAM]' if row.stand_in_sam
-                                                       else '')
-    return f'{row.method}\n{row.dataset}, {row.protocol}{tag}'
-
-
-def _headline(row: BenchmarkRow) -> float:
-    for key in _HEADLINE_METRICS[:2]:
-        if row.metrics.get(key) is not None:
-            return float(row.metrics[key])
-    return float('nan')
-
-
-def plot_rows(rows: Sequence[BenchmarkRow], path: str) -> None:
-    """PNG: mIoU per row (published rows hatched) and per-class IoU grouped bars."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    class_keys = _class_keys(rows)
-    measured = [row for row in rows if any(row.metrics.get(k) is not None for k in class_keys)]
-    panels = 2 if measured else 1
-    fig, axes = plt.subplots(panels, 1, figsize=(max(6.0, 1.3 * len(rows) + 2), 4.5 * panels),
-                             squeeze=False)
-    ax = axes[0][0]
-    values = [_headline(row) for row in rows]
-    bars = ax.bar(range(len(rows)), values, color=['#bbbbbb' if r.published_source else
-                                                   '#4c72b0' for r in rows])
-    for bar, row in zip(bars, rows):
-        if row.published_source:
-            bar.set_hatch('//')
-    ax.set_xticks(range(len(rows)), [_label(r) for r in rows], fontsize=7, rotation=30,
-                  ha='right')
-    ax.set_ylabel('mIoU (%); IoU for binary rows')
-    ax.set_title('mIoU per method (grey hatched: published, not re-run)')
-    if measured:
-        ax = axes[1][0]
-        width = 0.8 / len(measured)
-        for i, row in enumerate(measured):
-            heights = [row.metrics.get(k) or 0.0 for k in class_keys]
-            ax.bar([c + i * width for c in range(len(class_keys))], heights, width,
-                   label=_label(row).replace('\n', ' | '))
-        ax.set_xticks([c + 0.4 - width / 2 for c in range(len(class_keys))],
-                      [k[4:] for k in class_keys])
-        ax.set_ylabel('IoU (%)')
-        ax.set_title('Per-class IoU')
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def write_reports(rows: Sequence[BenchmarkRow], out_dir: str, *,
                   stem: str = 'benchmark') -> Dict[str, str]:
     """Write ``{stem}.md``, ``{stem}.csv``, ``{stem}.png`` and ``{stem}.json`` in ``out_dir``.
@@ -414,7 +404,7 @@ def write_reports(rows: Sequence[BenchmarkRow], out_dir: str, *,
     paths = {ext: osp.join(out_dir, f'{stem}.{ext}') for ext in ('md', 'csv', 'png', 'json')}
     write_markdown(rows, paths['md'], title=stem)
     write_csv(rows, paths['csv'])
-    plot_rows(rows, paths['png'])
+    plot_rows(rows, paths['png'], title=stem)
     with open(paths['json'], 'w', encoding='utf-8') as file:
         json.dump([dict(row.to_json(), status=row.status) for row in rows], file, indent=2)
     return paths

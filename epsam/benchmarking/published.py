@@ -2,35 +2,44 @@
 
 Reference rows for benchmark tables: they were **not re-run** here, and the
 papers do not all state their background protocol, so every row keeps its
-source and its protocol is ``'as published'``. Numbers are in percent, as
-collected in the project's method reference (``REFERENCE.md`` section 3).
+source (the paper: title, authors, year, venue) and its protocol is
+``'as published'``. Numbers are in percent.
 """
 from typing import Dict, List, Optional, Sequence
 
-__all__ = ['PUBLISHED_RESULTS', 'PUBLISHED_PROTOCOL', 'canonical_dataset', 'published_rows']
+__all__ = ['PUBLISHED_RESULTS', 'PUBLISHED_PROTOCOL', 'SOURCES', 'canonical_dataset',
+           'published_rows']
 
 #: Protocol label of published rows (the papers differ; see each source).
 PUBLISHED_PROTOCOL = 'as published'
 
+#: The papers the numbers come from.
+SOURCES = dict(
+    pistoseg='Fang et al., "Weakly-Supervised Semantic Segmentation for Histopathology '
+             'Images Based on Dataset Synthesis and Feature Consistency Constraint", AAAI 2023 '
+             '(PistoSeg); the numbers are a re-trained run reported in later comparisons, not '
+             'the AAAI paper\'s own',
+    fprotoseg='Ding et al., "FProtoSeg: Fine-grained prototype alignment for Weakly Supervised '
+              'Semantic Segmentation of histopathology images", Pattern Recognition 175, 2026',
+    gat_gcmp='Chen et al., "TGAP-Net: Twin Graph Attention Pseudo-Label Generation for Weakly '
+             'Supervised Semantic Segmentation", IEEE J. Biomed. Health Inform., 2025 '
+             '(GAT + GCMP)',
+    wsss4luad='Han et al., "WSSS4LUAD: Grand Challenge on Weakly-supervised Tissue Semantic '
+              'Segmentation for Lung Adenocarcinoma", arXiv 2204.06455, 2022 (first place)',
+)
+
 #: One dict per (method, dataset): metrics in percent, FwIoU where published.
 PUBLISHED_RESULTS: List[Dict] = [
     dict(method='PistoSeg (re-trained)', dataset='BCSS-WSSS', mIoU=70.75, FwIoU=75.76,
-         source='PistoSeg re-trained, test split, as reported in the literature '
-                '(project REFERENCE.md section 3)'),
+         source=SOURCES['pistoseg']),
     dict(method='PistoSeg (re-trained)', dataset='WSSS4LUAD', mIoU=75.30,
-         source='PistoSeg re-trained, test split, as reported in the literature '
-                '(project REFERENCE.md section 3)'),
-    dict(method='FProtoSeg', dataset='BCSS-WSSS', mIoU=71.21,
-         source='FProtoSeg paper, test split (project REFERENCE.md section 3)'),
-    dict(method='FProtoSeg', dataset='LUAD-HistoSeg', mIoU=76.64,
-         source='FProtoSeg paper, test split (project REFERENCE.md section 3)'),
-    dict(method='GAT+GCMP', dataset='LUAD-HistoSeg', mIoU=77.4,
-         source='GAT+GCMP paper, test split (project REFERENCE.md section 3)'),
-    dict(method='GAT+GCMP', dataset='BCSS-WSSS', mIoU=72.1,
-         source='GAT+GCMP paper, test split (project REFERENCE.md section 3)'),
+         source=SOURCES['pistoseg']),
+    dict(method='FProtoSeg', dataset='BCSS-WSSS', mIoU=71.21, source=SOURCES['fprotoseg']),
+    dict(method='FProtoSeg', dataset='LUAD-HistoSeg', mIoU=76.64, source=SOURCES['fprotoseg']),
+    dict(method='GAT+GCMP', dataset='LUAD-HistoSeg', mIoU=77.4, source=SOURCES['gat_gcmp']),
+    dict(method='GAT+GCMP', dataset='BCSS-WSSS', mIoU=72.1, source=SOURCES['gat_gcmp']),
     dict(method='WSSS4LUAD challenge winner', dataset='WSSS4LUAD', mIoU=84.13,
-         source='WSSS4LUAD challenge leaderboard, test split '
-                '(project REFERENCE.md section 3)'),
+         source=SOURCES['wsss4luad']),
 ]
 
 # Names a dataset goes by in configs, registries and work dirs.

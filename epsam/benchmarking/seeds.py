@@ -34,6 +34,12 @@ def _spread(name: str, values: Sequence[float]) -> str:
     return f'{name} std {std:.2f} (range {min(values):.2f}-{max(values):.2f})'
 
 
+def _stds(runs: Sequence[BenchmarkRow], metrics: dict) -> dict:
+    """Sample SD over the runs of each spread metric the mean row has."""
+    return {n: statistics.stdev([r.metrics[n] for r in runs]) if len(runs) > 1 else 0.0
+            for n in SPREAD_METRICS if metrics.get(n) is not None}
+
+
 def mean_over_seeds(rows_per_seed: Sequence[List[BenchmarkRow]],
                     seeds: Sequence[int]) -> List[BenchmarkRow]:
     """Average the rows of runs that differ only in their seed.
@@ -48,7 +54,8 @@ def mean_over_seeds(rows_per_seed: Sequence[List[BenchmarkRow]],
         One row per protocol: metrics averaged (a metric missing from any run
         is left out), ``train_time_s`` averaged, ``peak_memory_bytes`` the
         largest, ``trainable_params`` the first run's, notes naming the seeds
-        and the spread.
+        and the spread, ``seeds`` and ``metrics_std`` (sample SD of
+        :data:`SPREAD_METRICS`) set.
 
     Raises:
         SeedMismatchError: The runs disagree on their rows or their number of
@@ -82,5 +89,6 @@ def mean_over_seeds(rows_per_seed: Sequence[List[BenchmarkRow]],
             peak_memory_bytes=None if None in memory else max(memory),
             trainable_params=first.trainable_params,
             notes='; '.join(n for n in (note, first.notes) if n),
-            stand_in_sam=any(r.stand_in_sam for r in runs), origin=first.origin))
+            stand_in_sam=any(r.stand_in_sam for r in runs), sam_weights=first.sam_weights,
+            seeds=list(seeds), metrics_std=_stds(runs, metrics), origin=first.origin))
     return averaged

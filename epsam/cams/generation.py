@@ -27,6 +27,7 @@ from mmengine.dataset import pseudo_collate
 from torch import Tensor, nn
 
 from epsam.pseudo_labels.items import file_stem
+from epsam.utils.progress import progress_bar
 
 from .cam_folder import CamFolder
 from .generation_utils import (build_cam_method, build_mask_maker, compute_cams_and_logits,
@@ -187,10 +188,8 @@ def generate_cams(model: nn.Module,
                                  images=len(infos), items=sum(len(b) for b in mine),
                                  skipped=len(done))
     seconds = dict(load=0.0, forward=0.0)
-    bar = None
-    if progress and rank == 0 and report.items > len(done):
-        from mmengine.utils import ProgressBar
-        bar = ProgressBar(report.items - len(done))
+    bar = progress_bar(report.items - len(done), enabled=progress and rank == 0,
+                       label='CAMs: ')
     writer = CamItemWriter(folder, mask_maker, cls_classes, vis_stems,
                            dataset.metainfo.get('palette'), workers=write_workers,
                            max_pending=2 * batch_size)
@@ -205,9 +204,9 @@ def generate_cams(model: nn.Module,
             seconds['load'] += time.perf_counter() - start
             for group in _groups_by_size(samples):
                 forwarder.process(group, done)
-            if bar is not None:
-                bar.update(sum(stems[i] not in done for i in batch))
+            bar.update(sum(stems[i] not in done for i in batch))
     finally:
+        bar.close()
         writer.close()
     for key, value in writer.counts.items():
         setattr(report, key, value)

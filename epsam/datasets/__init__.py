@@ -4,7 +4,8 @@ import mmseg.datasets  # noqa: F401  (fills the parent registries)
 from .bcss_wsss import BCSSWSSSDataset
 from .camelyon import CamelyonPatchDataset
 from .csv_patch import CSVPatchDataset
-from .errors import DatasetFilesError, EmptySplitError, FileProblem, LabelParseError, PatchFileError
+from .errors import (DatasetFilesError, EmptySplitError, FileProblem, LabelParseError,
+                     NoPositivePatchError, PatchFileError)
 from .label_parsers import (LABEL_PARSERS, BaseLabelParser, BCSSLabelParser, BracketLabelParser,
                             CamelyonLabelParser, CSVLabelParser, LUADHistoSegLabelParser,
                             WSSS4LUADLabelParser, build_label_parser)
@@ -27,5 +28,5 @@ __all__ = [
     'DatasetFilesError', 'FileProblem', 'scan_dataset', 'ScanReport', 'LoadPatchImage',
     'LoadPatchAnnotations', 'PackPatchInputs', 'RandomRotate90', 'generate_bcss_like',
     'generate_camelyon_like', 'render_patch', 'SamMaskDataset', 'GenerateMaskPrompts',
-    'LoadCamPrompts', 'PackSamInputs'
+    'LoadCamPrompts', 'PackSamInputs', 'NoPositivePatchError'
 ]

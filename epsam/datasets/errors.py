@@ -33,10 +33,30 @@ class EmptySplitError(FileNotFoundError):
     def __init__(self, folder: str, suffix: str, detail: str = '') -> None:
         self.folder = str(folder)
         self.suffix = suffix
-        message = f'no files ending in {suffix!r} found in {self.folder!r}'
+        message = f'{self.folder}: no files ending in {suffix!r} found'
         if detail:
             message += f' ({detail})'
-        super().__init__(message)
+        super().__init__(f'{message}; check data_root and data_prefix in the config')
+
+
+class NoPositivePatchError(EmptySplitError):
+    """A split that needs masks holds only negative patches (so no mask).
+
+    Args:
+        img_dir: The image folder.
+        suffix: The image suffix.
+        num_images: Number of (negative) patches listed.
+        ann_dir: The mask folder, empty or missing.
+    """
+
+    def __init__(self, img_dir: str, suffix: str, num_images: int, ann_dir: str) -> None:
+        FileNotFoundError.__init__(
+            self, f'{img_dir}: no positive patch (all {num_images} patches are labelled '
+            f'negative), so {ann_dir!r} holds no mask to evaluate against; add positive '
+            'patches with their masks to this split, or set require_masks=False if it is '
+            'not used for evaluation')
+        self.folder = str(img_dir)
+        self.suffix = suffix
 
 
 @dataclass(frozen=True)

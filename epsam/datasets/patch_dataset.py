@@ -6,7 +6,8 @@ from mmseg.datasets import BaseSegDataset
 
 from epsam.registry import DATASETS
 
-from .errors import DatasetFilesError, EmptySplitError, FileProblem, PatchFileError
+from .errors import (DatasetFilesError, EmptySplitError, FileProblem, NoPositivePatchError,
+                     PatchFileError)
 from .label_parsers import BaseLabelParser, build_label_parser
 from .patch_io import labels_from_mask, list_split_files, read_patch_mask
 
@@ -66,6 +67,7 @@ class PatchClassificationDataset(BaseSegDataset):
         self.label_from = label_from
         self.only_positive = only_positive
         self.require_masks = require_masks
+        self.skipped_files: List[FileProblem] = []
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
 
     # --- metainfo helpers ---------------------------------------------------
@@ -94,25 +96,34 @@ class PatchClassificationDataset(BaseSegDataset):
     def list_entries(self) -> Tuple[List[dict], List[FileProblem]]:
         """List every patch with its label and mask, collecting problems.
 
+        Paths left out of the listing (dangling links, folders, other or
+        differently cased suffixes) are logged once per folder and kept in
+        :attr:`skipped_files`.
+
         Returns:
             The data-list entries of the good patches and one
             :class:`FileProblem` per bad file (unparsable label, missing
-            required mask, mask that cannot give a label).
+            required mask, mask without an image, mask that cannot give a label).
 
         Raises:
             EmptySplitError: the image folder is missing or holds no image,
                 or a required mask folder is missing.
+            NoPositivePatchError: masks are required but every patch is
+                negative and the mask folder is empty or missing.
         """
         img_dir = self.data_prefix.get('img_path', '')
         ann_dir = self.data_prefix.get('seg_map_path') or None
-        img_names = list_split_files(img_dir, self.img_suffix, self.backend_args)
+        self.skipped_files = []
+        img_names = list_split_files(img_dir, self.img_suffix, self.backend_args,
+                                     self.skipped_files)
         mask_names = self._list_masks(ann_dir)
         parser = self.build_label_parser() if self.label_from == 'filename' else None
-        entries, problems = [], []
+        entries, problems, used_masks = [], [], set()
         for name in img_names:
             img_path = osp.join(img_dir, name)
             mask_name = name[:-len(self.img_suffix)] + self.seg_map_suffix
             seg_map_path = osp.join(ann_dir, mask_name) if mask_name in mask_names else None
+            used_masks.add(mask_name)
             try:
                 gt_label = self._label_of(img_path, seg_map_path, parser)
             except PatchFileError as err:
@@ -124,6 +135,10 @@ class PatchClassificationDataset(BaseSegDataset):
                     img_path, f'no mask {mask_name!r} in {ann_dir!r} (require_masks=True)'))
                 continue
             entries.append(self._make_entry(img_path, seg_map_path, gt_label))
+        for mask_name in sorted(mask_names - used_masks):
+            problems.append(FileProblem(osp.join(ann_dir, mask_name),
+                                        f'mask has no image in {img_dir!r}'))
+        self._check_positives(entries, problems, ann_dir, mask_names)
         return entries, problems
 
     def _list_masks(self, ann_dir: Optional[str]) -> frozenset:
@@ -135,11 +150,22 @@ class PatchClassificationDataset(BaseSegDataset):
                     "data_prefix['seg_map_path']")
             return frozenset()
         try:
-            return frozenset(list_split_files(ann_dir, self.seg_map_suffix, self.backend_args))
+            return frozenset(list_split_files(ann_dir, self.seg_map_suffix, self.backend_args,
+                                              self.skipped_files))
         except EmptySplitError:
-            if needs_masks:
+            if self.label_from == 'mask':
                 raise
             return frozenset()  # e.g. a split with only negative patches
+
+    def _check_positives(self, entries: List[dict], problems: List[FileProblem],
+                         ann_dir: Optional[str], mask_names: frozenset) -> None:
+        """Raise :class:`NoPositivePatchError` for a required mask folder without masks."""
+        if not self.require_masks or mask_names or problems:
+            return
+        if all(entry['gt_label'] is not None and not any(entry['gt_label'])
+               for entry in entries):
+            raise NoPositivePatchError(self.data_prefix.get('img_path', ''), self.img_suffix,
+                                       len(entries), ann_dir)
 
     def _label_of(self, img_path: str, seg_map_path: Optional[str],
                   parser: Optional[BaseLabelParser]) -> Optional[List[int]]:

@@ -4,14 +4,15 @@ These functions hold the checks shared by the loading transforms and by
 :func:`epsam.datasets.scan_dataset`, so both report a bad file the same way.
 """
 import io
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import cv2
 import mmengine.fileio as fileio
 import numpy as np
 from PIL import Image
 
-from .errors import EmptySplitError, PatchFileError
+from .errors import PatchFileError
+from .listing import list_split_files
 
 __all__ = [
     'read_file_bytes', 'read_patch_image', 'read_patch_mask', 'check_mask_size',
@@ -162,20 +163,3 @@ def labels_from_mask(mask: np.ndarray, classes: Sequence[str],
     """Multi-hot label over ``cls_classes``: 1 where that class index occurs in ``mask``."""
     present = set(np.unique(mask).tolist())
     return [int(classes.index(name) in present) for name in cls_classes]
-
-
-def list_split_files(folder: str, suffix: str,
-                     backend_args: Optional[dict] = None) -> Tuple[str, ...]:
-    """Sorted file names (not paths) in ``folder`` ending in ``suffix``; not recursive.
-
-    Raises:
-        EmptySplitError: the folder is missing or holds no such file.
-    """
-    if not folder or not fileio.isdir(folder, backend_args=backend_args):
-        raise EmptySplitError(folder, suffix, 'folder does not exist')
-    names = sorted(
-        fileio.list_dir_or_file(folder, list_dir=False, suffix=suffix, recursive=False,
-                                backend_args=backend_args))
-    if not names:
-        raise EmptySplitError(folder, suffix)
-    return tuple(names)

@@ -58,6 +58,7 @@ class PseudoLabelDataset(BaseSegDataset):
             raise ValueError('PseudoLabelDataset needs metainfo with "classes" '
                              '(or source_dataset=<a registered dataset name>)')
         self.label_parser_cfg = label_parser
+        self.skipped_files: List[FileProblem] = []
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
                          metainfo=merged, **kwargs)
 
@@ -69,8 +70,11 @@ class PseudoLabelDataset(BaseSegDataset):
         """
         img_dir = self.data_prefix.get('img_path', '')
         ann_dir = self.data_prefix.get('seg_map_path', '')
-        mask_names = list_split_files(ann_dir, self.seg_map_suffix, self.backend_args)
-        img_names = frozenset(list_split_files(img_dir, self.img_suffix, self.backend_args))
+        self.skipped_files = []  # paths left out of the listing, with the reason
+        mask_names = list_split_files(ann_dir, self.seg_map_suffix, self.backend_args,
+                                      self.skipped_files)
+        img_names = frozenset(list_split_files(img_dir, self.img_suffix, self.backend_args,
+                                               self.skipped_files))
         parser = None
         if self.label_parser_cfg is not None:
             parser = build_label_parser(

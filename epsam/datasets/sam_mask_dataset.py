@@ -6,8 +6,9 @@ from epsam.registry import DATASETS
 from .pseudo_label_dataset import PseudoLabelDataset
 
 #: Default classes of a SAM target: SAM predicts one foreground per prompt set.
+#: (Overlays write class names in white on the class colour: no white class.)
 SAM_MASK_METAINFO = dict(classes=('background', 'foreground'),
-                         palette=[[0, 0, 0], [255, 255, 255]])
+                         palette=[[0, 0, 0], [255, 0, 0]])
 
 
 @DATASETS.register_module()

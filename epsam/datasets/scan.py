@@ -19,13 +19,17 @@ class ScanReport:
         where: The image folder scanned.
         num_images: Images read.
         num_masks: Masks read.
-        problems: Every bad file with its problem (labels, images, masks).
+        problems: Every bad file with its problem (labels, images, masks,
+            masks without an image, images without a required mask).
+        skipped: Every path the listing left out, with the reason (dangling
+            link, folder, other suffix or suffix case); not counted as bad.
     """
 
     where: str
     num_images: int = 0
     num_masks: int = 0
     problems: List[FileProblem] = field(default_factory=list)
+    skipped: List[FileProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -39,8 +43,14 @@ class ScanReport:
 
     def __str__(self) -> str:
         head = (f'{self.where}: {self.num_images} image(s), {self.num_masks} mask(s), '
-                f'{len(self.problems)} bad file(s)')
-        return head if self.ok else f'{head}\n{format_problems(self.problems, max_shown=50)}'
+                f'{len(self.problems)} bad file(s), {len(self.skipped)} skipped path(s)')
+        lines = [head]
+        if self.problems:
+            lines.append(format_problems(self.problems, max_shown=50))
+        if self.skipped:
+            lines += ['skipped (not part of the dataset):',
+                      format_problems(self.skipped, max_shown=50)]
+        return '\n'.join(lines)
 
 
 DatasetOrCfg = Union[object, dict, Config, ConfigDict]
@@ -56,11 +66,12 @@ def _build_lazily(cfg: Union[dict, Config, ConfigDict]):
     return DATASETS.build(cfg)
 
 
-def _entries_of(dataset) -> Tuple[List[dict], List[FileProblem]]:
+def _entries_of(dataset) -> Tuple[List[dict], List[FileProblem], List[FileProblem]]:
     if hasattr(dataset, 'list_entries'):
-        return dataset.list_entries()
+        entries, problems = dataset.list_entries()
+        return entries, problems, list(getattr(dataset, 'skipped_files', []))
     dataset.full_init()  # other mmseg datasets: their own listing
-    return [dataset.get_data_info(i) for i in range(len(dataset))], []
+    return [dataset.get_data_info(i) for i in range(len(dataset))], [], []
 
 
 def scan_dataset(dataset_or_cfg: DatasetOrCfg,
@@ -70,8 +81,10 @@ def scan_dataset(dataset_or_cfg: DatasetOrCfg,
 
     Reported: image labels that cannot be parsed, missing required masks,
     unreadable / truncated / empty / grayscale / 16-bit / transparent images,
-    masks that cannot be decoded, masks with values outside the classes, and
-    masks whose size differs from their image.
+    masks that cannot be decoded, masks with values outside the classes,
+    masks whose size differs from their image and masks without an image. Paths
+    the listing leaves out (see :mod:`epsam.datasets.listing`) are listed in
+    ``skipped``.
 
     Args:
         dataset_or_cfg: A built dataset, a dataset config, or a dataloader
@@ -85,9 +98,9 @@ def scan_dataset(dataset_or_cfg: DatasetOrCfg,
     """
     dataset = (_build_lazily(dataset_or_cfg)
                if isinstance(dataset_or_cfg, (dict, Config, ConfigDict)) else dataset_or_cfg)
-    entries, problems = _entries_of(dataset)
+    entries, problems, skipped = _entries_of(dataset)
     where = f"{type(dataset).__name__} at {dataset.data_prefix.get('img_path')!r}"
-    report = ScanReport(where=where, problems=list(problems))
+    report = ScanReport(where=where, problems=list(problems), skipped=skipped)
     ignore_index = getattr(dataset, 'ignore_index', 255)
     for entry in entries:
         report.num_images += 1

@@ -7,6 +7,7 @@ from mmengine.config import Config
 
 SAFE_CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 NAN_GUARD_HOOK = 'NaNGuardHook'
+TRAIN_TIME_HOOK = 'TrainTimeHook'
 
 
 def load_tool_config(config: str, cfg_options: Optional[dict] = None,
@@ -19,12 +20,13 @@ def load_tool_config(config: str, cfg_options: Optional[dict] = None,
         checkpoint: A checkpoint the tool will read, checked to exist too.
 
     Raises:
-        SystemExit: The config or the checkpoint file does not exist (the
+        ToolError: The config or the checkpoint file does not exist (the
             message names it).
     """
+    from epsam.utils.cli import ToolError
     for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
         if path is not None and not osp.isfile(path):
-            raise SystemExit(f'error: {what} file not found: {path}')
+            raise ToolError(f'{path}: {what} file not found; check the path')
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -57,17 +59,30 @@ def ensure_safe_checkpoint_hook(cfg: Config) -> Config:
     return cfg
 
 
+def _ensure_custom_hook(cfg: Config, hook_type: str) -> Config:
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if hook_type not in _hook_types(hooks):
+        hooks.append(dict(type=hook_type))
+    cfg.custom_hooks = hooks
+    return cfg
+
+
 def ensure_nan_guard_hook(cfg: Config) -> Config:
     """Add :class:`NaNGuardHook` to ``cfg.custom_hooks`` if absent.
 
     Training then stops at the first NaN/inf loss, naming the step and the
     loss terms, and no checkpoint is saved after it.
     """
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    if NAN_GUARD_HOOK not in _hook_types(hooks):
-        hooks.append(dict(type=NAN_GUARD_HOOK))
-    cfg.custom_hooks = hooks
-    return cfg
+    return _ensure_custom_hook(cfg, NAN_GUARD_HOOK)
+
+
+def ensure_training_hooks(cfg: Config) -> Config:
+    """The hooks every epsam training gets: safe checkpoints, NaN guard, train time.
+
+    :class:`TrainTimeHook` sums the training time over ``--resume`` runs.
+    """
+    cfg = ensure_nan_guard_hook(ensure_safe_checkpoint_hook(cfg))
+    return _ensure_custom_hook(cfg, TRAIN_TIME_HOOK)
 
 
 def default_dist_backend() -> str:

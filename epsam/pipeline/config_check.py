@@ -48,7 +48,7 @@ PIPELINE_KEYS = (
 #: Keys mmengine itself reads from any config.
 MMENGINE_KEYS = ('_base_', 'custom_imports', 'default_scope')
 #: ``build_sam`` arguments besides the variant's fields.
-SAM_ARGUMENTS = ('variant', 'checkpoint', 'pretrained')
+SAM_ARGUMENTS = ('variant', 'checkpoint', 'pretrained', 'fused_attention')
 #: A name at least this close (difflib ratio) to a known key is a typo, never a helper.
 TYPO_CUTOFF = 0.8
 #: Suggestions are at least this close.

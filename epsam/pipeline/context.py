@@ -76,6 +76,12 @@ class PipelineContext:
         return get_sam_variant(variant).label
 
     @property
+    def sam_provenance(self) -> str:
+        """The rows' ``sam_weights``: name and SHA-256 prefix, or ``'stand-in (...)'``."""
+        from epsam.benchmarking.provenance import weights_label
+        return weights_label(self.sam_weights, self.sam_cfg.get('variant', ''))
+
+    @property
     def sam_note(self) -> str:
         variant = self.sam_cfg.get('variant', '?')
         if self.stand_in_sam:

@@ -1,12 +1,14 @@
 """Run mmengine trainings in-process for pipeline stages (classifier, SAM tuning)."""
+import logging
 import os
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
+from mmengine.logging import MMLogger, print_log
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from epsam.engine.config_utils import ensure_nan_guard_hook, ensure_safe_checkpoint_hook
+from epsam.engine.config_utils import ensure_training_hooks
 
 
 def load_stage_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -17,6 +19,33 @@ def load_stage_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(dict(cfg_options))
     return cfg
+
+
+class _SetUpRecordsFilter(logging.Filter):
+    """Drops mmengine's set-up records: the environment, the whole config, the hook order."""
+
+    PREFIXES = ('\n' + '-' * 60 + '\nSystem environment', 'Config:\n',
+                'Hooks will be executed')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.PREFIXES)
+
+
+class StageRunner(Runner):
+    """mmengine's ``Runner`` for a pipeline stage: its set-up records go to its log file only.
+
+    A plain ``Runner`` prints its environment, its whole config and its hook
+    order (about 300 lines) on the console; a pipeline runs several trainings,
+    so the console keeps the training lines and the stage's log file (and the
+    config file mmengine dumps into the work dir) keep the rest.
+    """
+
+    def build_logger(self, *args, **kwargs) -> MMLogger:
+        logger = super().build_logger(*args, **kwargs)
+        for handler in logger.handlers:
+            if type(handler) is logging.StreamHandler:  # the console, not a FileHandler
+                handler.addFilter(_SetUpRecordsFilter())
+        return logger
 
 
 def train_in_work_dir(cfg: Config, work_dir: str, name: str) -> str:
@@ -33,12 +62,15 @@ def train_in_work_dir(cfg: Config, work_dir: str, name: str) -> str:
         Path of the checkpoint to use: ``best_*.pth`` when the config saves a
         best checkpoint, else the last one.
     """
-    cfg = ensure_nan_guard_hook(ensure_safe_checkpoint_hook(cfg.copy()))
+    cfg = ensure_training_hooks(cfg.copy())
     cfg.work_dir = work_dir
     cfg.experiment_name = name  # mmengine appends its own timestamp
     cfg.resume = find_latest_checkpoint(work_dir) is not None
     cfg.load_from = None
-    runner = Runner.from_cfg(cfg)
+    runner = StageRunner.from_cfg(cfg)
+    config_file = osp.basename(cfg.filename) if cfg.filename else f'{runner.timestamp}.py'
+    print_log(f'[pipeline] {name}: config {osp.join(work_dir, config_file)}, environment and '
+              f'full log in {runner.log_dir}', logger='current')
     runner.train()
     best = sorted(p for p in os.listdir(work_dir) if p.startswith('best_') and p.endswith('.pth'))
     if best:

@@ -69,5 +69,6 @@ def write_class_results(ctx: PipelineContext, record: Dict, out_dir: str,
         dataset=ctx.cfg.get('dataset_name', ''), protocol=row['protocol'],
         metrics=row['metrics'], train_time_s=row['train_seconds'],
         peak_memory_bytes=peak_rss_bytes(), trainable_params=trainable_params, notes=text,
-        stand_in_sam=record['stand_in_sam']) for row in final])
+        stand_in_sam=record['stand_in_sam'],
+        sam_weights=ctx.sam_provenance if record['use_sam'] else 'none') for row in final])
     return table.get_string()

@@ -61,19 +61,19 @@ def run_multiclass(pipeline) -> Dict:
     if use_sam:
         print_log(f'[pipeline] {ctx.sam_note}', logger=log,
                   level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
-    classifier = pipeline._run_stage(CLASSIFIER_STAGE,
-                                     lambda: stages.train_or_reuse_classifier(ctx))
-    pipeline._run_stage(CAM_STAGE, lambda: mc.generate_class_cams(ctx))
+    classifier = pipeline.run_stage(CLASSIFIER_STAGE,
+                                    lambda: stages.train_or_reuse_classifier(ctx))
+    pipeline.run_stage(CAM_STAGE, lambda: mc.generate_class_cams(ctx))
     tuned: List[Tuple[str, str, float]] = []
     if use_sam:
         initial = f'{ctx.stage_dir(CAM_STAGE)}/{ctx.cfg.train_split}/masks'
-        record = pipeline._run_stage(sam_tuning_stage(0),
-                                     lambda: mc.tune_sam_on_class_maps(ctx, 0, initial))
+        record = pipeline.run_stage(sam_tuning_stage(0),
+                                    lambda: mc.tune_sam_on_class_maps(ctx, 0, initial))
         tuned.append(('SAM tuned on CAM class maps (iter 0)', record['checkpoint'],
                       record['seconds']))
         for iteration in range(1, pipeline.iterations + 1):
             previous, spent = tuned[-1][1], tuned[-1][2]
-            pseudo = pipeline._run_stage(
+            pseudo = pipeline.run_stage(
                 pseudo_label_stage(iteration),
                 lambda: mc.make_class_pseudo_labels(ctx, iteration, previous))
             if not pseudo['counts'].get('kept', 0):
@@ -82,8 +82,9 @@ def run_multiclass(pipeline) -> Dict:
                           level=logging.WARNING)
                 tuned.append((f'SAM iter {iteration} (no pseudo-label kept: = previous)',
                               previous, spent + pseudo['seconds']))
+                pipeline.skip_stage(sam_tuning_stage(iteration), 'no pseudo-label kept')
                 continue
-            record = pipeline._run_stage(
+            record = pipeline.run_stage(
                 sam_tuning_stage(iteration),
                 lambda: mc.tune_sam_on_class_maps(ctx, iteration, pseudo['mask_dir']))
             tuned.append((f'SAM tuned on class pseudo-labels (iter {iteration})',
@@ -103,6 +104,6 @@ def run_multiclass(pipeline) -> Dict:
         record['seconds'] = time.time() - start
         return record
 
-    evaluation = pipeline._run_stage(EVALUATION_STAGE, evaluate)
+    evaluation = pipeline.run_stage(EVALUATION_STAGE, evaluate)
     print_log('\n' + evaluation['table'], logger=log)
     return evaluation

@@ -25,6 +25,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from epsam.engine.checkpoint_loading import load_model_weights
+from epsam.engine.hooks import read_train_seconds
 from epsam.pseudo_labels.cam_store import load_label_png, save_label_png
 from epsam.registry import DATASETS, MODELS
 from epsam.utils.atomic_io import atomic_write_json
@@ -164,8 +165,9 @@ def tune_sam_on_class_maps(ctx: PipelineContext, iteration: int, class_map_dir: 
     cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
     selection = ('best val Dice (GROUND-TRUTH PIXEL LABELS)'
                  if ctx.uses_pixel_labels_for_selection else 'last epoch (no pixel labels)')
-    return dict(checkpoint=checkpoint, mask_dir=class_map_dir, targets=count,
-                seconds=time.time() - start, selection=selection)
+    seconds = read_train_seconds(ctx.stage_dir(stage), time.time() - start)  # resumes summed
+    return dict(checkpoint=checkpoint, mask_dir=class_map_dir, targets=count, seconds=seconds,
+                selection=selection)
 
 
 # --- step 5: per-class pseudo-labels -------------------------------------------

@@ -90,7 +90,7 @@ def write_results(ctx: PipelineContext, record: Dict, out_dir: str) -> str:
         protocol=record['protocol'], metrics=dict(Dice=final['dice'], IoU=final['iou']),
         train_time_s=sum(r['train_seconds'] for r in record['rows']),
         peak_memory_bytes=None, trainable_params=None, notes=as_sentences(notes(record)),
-        stand_in_sam=record['stand_in_sam']))
+        stand_in_sam=record['stand_in_sam'], sam_weights=ctx.sam_provenance))
     return table.get_string()
 
 

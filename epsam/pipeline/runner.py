@@ -19,6 +19,7 @@ from .evaluation import evaluate_models, evaluation_items
 from .fingerprints import Fingerprint
 from .report import write_picture_grids, write_results
 from .restart import restart_from
+from .stage_clock import StageClock, format_duration
 from .stage_plan import EVALUATION_STAGE, check_fingerprints, plan_stages
 
 __all__ = ['EPSAMPipeline', 'EVALUATION_STAGE', 'TASKS']
@@ -71,6 +72,7 @@ class EPSAMPipeline:
         self.ctx = PipelineContext(cfg, work_dir, device)
         self.restart_from = restart_from
         self.plan: Optional[Dict[str, Fingerprint]] = None
+        self.clock: Optional[StageClock] = None
         os.makedirs(work_dir, exist_ok=True)
         # A name of its own (not only the second), so two pipelines made in one
         # second do not share a logger and each logs into its own work dir.
@@ -82,22 +84,40 @@ class EPSAMPipeline:
     def iterations(self) -> int:
         return int(self.ctx.cfg.get('iterations', 3))
 
-    def _run_stage(self, stage: str, fn: Callable[[], Dict]) -> Dict:
+    def run_stage(self, stage: str, fn: Callable[[], Dict]) -> Dict:
+        """Run ``fn`` as ``stage`` unless it finished earlier; return the stage's record.
+
+        The log says which step of the plan it is, how long it took and about
+        how long the remaining steps should take (:class:`~.stage_clock.StageClock`).
+        """
         ledger = self.ctx.ledger
+        clock = self.clock or StageClock([], lambda _: None)
+        step = clock.step(stage)
         if ledger.is_done(stage):
-            print_log(f'[pipeline] {stage}: done earlier, skipped', logger=self.logger)
+            print_log(f'[pipeline] {step}: done earlier, skipped', logger=self.logger)
             return ledger.record(stage)
-        print_log(f'[pipeline] {stage}: running', logger=self.logger)
+        print_log(f'[pipeline] {step}: running', logger=self.logger)
         fingerprint = (self.plan or {}).get(stage)
         if fingerprint is not None:
             ledger.mark_started(stage, dict(fingerprint=fingerprint.to_record()))
+        start = time.time()
         record = fn()
         if fingerprint is not None:
             record = dict(record, fingerprint=fingerprint.to_record())
         ledger.mark_done(stage, record)
-        print_log(f'[pipeline] {stage}: finished in {record.get("seconds", 0):.1f} s',
-                  logger=self.logger)
+        seconds = record.get('seconds', time.time() - start)
+        clock.finished(stage, seconds)
+        left = clock.remaining(stage)
+        print_log(f'[pipeline] {step}: finished in {format_duration(seconds)}'
+                  + (f'; {left}' if left else ''), logger=self.logger)
         return record
+
+    def skip_stage(self, stage: str, reason: str) -> None:
+        """Log that a planned stage does not run in this protocol (and count it as done)."""
+        if self.clock is not None:
+            self.clock.finished(stage, 0.0)
+        print_log(f'[pipeline] {self.clock.step(stage) if self.clock else stage}: not run '
+                  f'({reason})', logger=self.logger)
 
     def _warn(self, message: str) -> None:
         print_log(f'[pipeline] {message}', logger=self.logger, level=logging.WARNING)
@@ -116,6 +136,8 @@ class EPSAMPipeline:
         validate_pipeline_config(ctx.cfg)
         with WorkDirLock(ctx.work_dir, warn=self._warn):
             self.plan = plan_stages(ctx, self.iterations)
+            self.clock = StageClock(self.plan, lambda stage: (ctx.ledger.record(stage) or {})
+                                    .get('seconds') if ctx.ledger.is_done(stage) else None)
             # The stages kept are checked before anything is moved aside.
             unchecked = check_fingerprints(ctx.ledger, self.plan, until=self.restart_from)
             if self.restart_from:
@@ -130,7 +152,7 @@ class EPSAMPipeline:
             try:
                 yield
             finally:
-                self.plan = None
+                self.plan = self.clock = None
 
     def run(self) -> Dict:
         """Run (or resume) every stage; return the evaluation record.
@@ -152,13 +174,13 @@ class EPSAMPipeline:
         self._cam_stages()
         initial_masks = osp.join(ctx.stage_dir(stages.CAM_STAGE), ctx.cfg.train_split, 'masks')
         tuned: List[Tuple[str, str, float]] = []
-        record = self._run_stage(stages.sam_tuning_stage(0),
-                                 lambda: stages.tune_sam(ctx, 0, initial_masks))
+        record = self.run_stage(stages.sam_tuning_stage(0),
+                                lambda: stages.tune_sam(ctx, 0, initial_masks))
         tuned.append(('SAM tuned on CAM masks (iter 0)', record['checkpoint'],
                       record['seconds']))
         for iteration in range(1, self.iterations + 1):
             previous = tuned[-1][1]
-            pseudo = self._run_stage(
+            pseudo = self.run_stage(
                 stages.pseudo_label_stage(iteration),
                 lambda: stages.make_pseudo_labels(ctx, iteration, previous))
             if not pseudo['counts'].get('kept', 0):
@@ -167,13 +189,14 @@ class EPSAMPipeline:
                           'model is carried over', logger=self.logger, level=logging.WARNING)
                 tuned.append((f'SAM iter {iteration} (no pseudo-label kept: = previous)',
                               previous, 0.0))
+                self.skip_stage(stages.sam_tuning_stage(iteration), 'no pseudo-label kept')
                 continue
-            record = self._run_stage(
+            record = self.run_stage(
                 stages.sam_tuning_stage(iteration),
                 lambda: stages.tune_sam(ctx, iteration, pseudo['mask_dir']))
             tuned.append((f'SAM tuned on pseudo-labels (iter {iteration})',
                           record['checkpoint'], record['seconds'] + pseudo['seconds']))
-        evaluation = self._run_stage(EVALUATION_STAGE, lambda: self._evaluate(tuned))
+        evaluation = self.run_stage(EVALUATION_STAGE, lambda: self._evaluate(tuned))
         print_log('\n' + evaluation['table'], logger=self.logger)
         return evaluation
 
@@ -184,8 +207,8 @@ class EPSAMPipeline:
 
     def _cam_stages(self) -> None:
         ctx = self.ctx
-        self._run_stage(stages.CLASSIFIER_STAGE, lambda: stages.train_or_reuse_classifier(ctx))
-        self._run_stage(stages.CAM_STAGE, lambda: stages.generate_split_cams(ctx))
+        self.run_stage(stages.CLASSIFIER_STAGE, lambda: stages.train_or_reuse_classifier(ctx))
+        self.run_stage(stages.CAM_STAGE, lambda: stages.generate_split_cams(ctx))
 
     def _evaluate(self, tuned: List[Tuple[str, str, float]]) -> Dict:
         start = time.time()

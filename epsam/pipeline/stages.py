@@ -1,4 +1,4 @@
-"""The stages of the EP-SAM protocol (REFERENCE.md section 1, steps 1-7).
+"""The stages of the EP-SAM protocol (EP-SAM, arXiv 2410.13621), steps 1-7.
 
 Each stage function reads its inputs from earlier stages' folders, writes its
 own folder under the work dir, and returns a JSON-able record that the
@@ -15,6 +15,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from epsam.engine.checkpoint_loading import load_model_weights
+from epsam.engine.hooks import read_train_seconds
 from epsam.models.adapters import adapter_supports_cached_embeddings
 from epsam.models.sam import AdaptedSamEmbedder, SamEmbeddingCache, SamInputTransform
 from epsam.registry import DATASETS, MODELS
@@ -57,9 +58,10 @@ def _set_seed(cfg: Config, ctx: PipelineContext) -> None:
 # --- step 1: the ADL patch classifier ------------------------------------------
 def train_classifier(ctx: PipelineContext) -> Dict:
     start = time.time()
-    checkpoint = train_in_work_dir(classifier_config(ctx), ctx.stage_dir(CLASSIFIER_STAGE),
-                                   CLASSIFIER_STAGE)
-    return dict(checkpoint=checkpoint, seconds=time.time() - start,
+    work_dir = ctx.stage_dir(CLASSIFIER_STAGE)
+    checkpoint = train_in_work_dir(classifier_config(ctx), work_dir, CLASSIFIER_STAGE)
+    # summed over the processes of a resumed training (TrainTimeHook)
+    return dict(checkpoint=checkpoint, seconds=read_train_seconds(work_dir, time.time() - start),
                 selection='patch labels only (cls/f1 on val) or last epoch')
 
 
@@ -191,8 +193,8 @@ def tune_sam(ctx: PipelineContext, iteration: int, mask_dir: str) -> Dict:
     cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
     selection = ('best val Dice (GROUND-TRUTH PIXEL LABELS)'
                  if ctx.uses_pixel_labels_for_selection else 'last epoch (no pixel labels)')
-    return dict(checkpoint=checkpoint, mask_dir=mask_dir, seconds=time.time() - start,
-                selection=selection)
+    seconds = read_train_seconds(ctx.stage_dir(stage), time.time() - start)  # resumes summed
+    return dict(checkpoint=checkpoint, mask_dir=mask_dir, seconds=seconds, selection=selection)
 
 
 class InferenceSam(NamedTuple):

@@ -27,6 +27,7 @@ from segment_anything.modeling import Sam
 from epsam.models.sam import build_sam
 from epsam.prompts import BasePromptGenerator
 from epsam.registry import PSEUDO_LABEL_SELECTORS, build_if_config
+from epsam.utils.progress import progress_bar
 
 from .base import BaseSelector
 from .cam_store import save_label_png
@@ -195,16 +196,17 @@ class PseudoLabelGenerator:
                                    items=sum(len(batch) for batch in mine), skipped=len(done))
         start_stats = self.predictor.stats()
         write_seconds = 0.0
-        bar = None
-        if self.progress and report.items > len(done):
-            bar = _progress_bar(report.items - len(done))
-        for batch in todo:
-            for prediction in self.predictor.predict(batch):
-                if prediction.item.stem in done:
-                    continue  # finished earlier; encoded again only to keep the batch whole
-                write_seconds += self._record(folder, prediction, report)
-                if bar is not None:
+        bar = progress_bar(report.items - len(done), enabled=self.progress,
+                           label='pseudo-labels: ')
+        try:
+            for batch in todo:
+                for prediction in self.predictor.predict(batch):
+                    if prediction.item.stem in done:
+                        continue  # finished earlier; encoded again only to keep the batch whole
+                    write_seconds += self._record(folder, prediction, report)
                     bar.update()
+        finally:
+            bar.close()
         stats = self.predictor.stats()
         report.images_encoded = stats['images_encoded'] - start_stats['images_encoded']
         report.encoder_calls = stats['encoder_calls'] - start_stats['encoder_calls']
@@ -307,7 +309,3 @@ def _as_items(items: Sequence[ItemLike]) -> List[PseudoLabelItem]:
     check_unique_stems(converted)
     return converted
 
-
-def _progress_bar(total: int):
-    from mmengine.utils import ProgressBar
-    return ProgressBar(total)

@@ -122,7 +122,7 @@ def unknown_type_message(error: BaseException) -> Optional[str]:
 
 @contextmanager
 def explain_unknown_types() -> Iterator[None]:
-    """Re-raise an unknown-type error as ``SystemExit('error: ...did you mean...')``.
+    """Re-raise an unknown-type error as ``ToolError('...did you mean...')`` (exit 2).
 
     Other errors pass through unchanged. Used by ``tools/train.py``,
     ``tools/test.py`` and ``tools/run_pipeline.py``.
@@ -133,4 +133,5 @@ def explain_unknown_types() -> Iterator[None]:
         hint = unknown_type_message(error)
         if hint is None:
             raise
-        raise SystemExit(f'error: {hint}') from error
+        from epsam.utils.cli import ToolError
+        raise ToolError(hint) from error

@@ -4,8 +4,10 @@ Polygons keep level-0 ``(x, y)`` coordinates. An annotation whose group (ASAP
 ``PartOfGroup``) or classification (QuPath) is in ``exclude_groups`` is an
 exclusion region (Camelyon16's ``_2`` group): it is cleared from the tumour
 mask, as GeoJSON polygon holes are. Rasterising follows the pixel-centre rule:
-a mask pixel is set when its centre lies inside the polygon, so a rectangle
-whose corners fall on mask pixel edges is rasterised exactly.
+a mask pixel is set when its centre lies inside the polygon (shapely's
+``contains_xy`` on the pixel centres; self-crossing rings are repaired with
+``make_valid``), so a rectangle whose corners fall on mask pixel edges is
+rasterised exactly.
 """
 import json
 import os
@@ -16,9 +18,10 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import AnnotationError
+from .geometry import fill_polygon, make_polygon
 
 __all__ = ['AnnotationPolygon', 'SlideAnnotations', 'load_annotations', 'TumourFractionRule',
-           'DEFAULT_EXCLUDE_GROUPS', 'scanline_fill']
+           'DEFAULT_EXCLUDE_GROUPS']
 
 #: Groups / classes that mark exclusion regions (compared case-insensitively).
 DEFAULT_EXCLUDE_GROUPS = ('_2', 'Exclusion', 'Ignore')
@@ -95,67 +98,12 @@ class SlideAnnotations:
         return float(self.rasterize(x, y, size, size, downsample).mean())
 
 
-def scanline_fill(height: int, width: int, rings: Sequence[np.ndarray],
-                  row_chunk: int = 256) -> np.ndarray:
-    """Even-odd fill of rings by the pixel-centre rule.
-
-    Pixel ``(row, col)`` covers ``[col, col+1) x [row, row+1)`` of the
-    continuous frame the rings are given in; it is set when its centre
-    ``(col + 0.5, row + 0.5)`` is inside an odd number of rings. Edges are
-    half-open, so a rectangle whose corners fall on pixel edges fills
-    exactly the pixels it covers.
-
-    Args:
-        height, width: Output size.
-        rings: ``(N, 2)`` ``(x, y)`` rings (exterior and holes together).
-        row_chunk: Rows handled per vectorised step (bounds memory).
-
-    Returns:
-        np.ndarray: ``(height, width)`` bool.
-    """
-    out = np.zeros((height, width), bool)
-    starts = [np.asarray(r, np.float64) for r in rings if len(r) >= 3]
-    if not starts or height < 1 or width < 1:
-        return out
-    a = np.concatenate(starts)
-    b = np.concatenate([np.roll(r, -1, axis=0) for r in starts])
-    low = max(0, int(np.floor(min(a[:, 1].min(), b[:, 1].min()) - 0.5)))
-    high = min(height, int(np.ceil(max(a[:, 1].max(), b[:, 1].max()) + 0.5)))
-    for first in range(low, high, row_chunk):
-        rows = np.arange(first, min(first + row_chunk, high))
-        yc = rows[:, None] + 0.5
-        crosses = (a[None, :, 1] <= yc) != (b[None, :, 1] <= yc)
-        with np.errstate(divide='ignore', invalid='ignore'):
-            t = (yc - a[None, :, 1]) / (b[None, :, 1] - a[None, :, 1])
-            xs = np.where(crosses, a[None, :, 0] + t * (b[None, :, 0] - a[None, :, 0]), np.inf)
-        xs.sort(axis=1)
-        count = crosses.sum(axis=1).max()
-        if count == 0:
-            continue
-        xs = xs[:, :count - count % 2]
-        # Column j is inside a span [x0, x1) when x0 <= j + 0.5 < x1.
-        cols = np.clip(np.ceil(xs - 0.5), 0, width).astype(np.int64)
-        cols[~np.isfinite(xs)] = width
-        diff = np.zeros((len(rows), width + 1), np.int32)
-        row_index = np.repeat(np.arange(len(rows)), cols.shape[1] // 2)
-        np.add.at(diff, (row_index, cols[:, 0::2].ravel()), 1)
-        np.add.at(diff, (row_index, cols[:, 1::2].ravel()), -1)
-        out[rows] = np.cumsum(diff[:, :width], axis=1) > 0
-    return out
-
-
 def _paint(out: np.ndarray, polygon: AnnotationPolygon, x: float, y: float,
            downsample: float, value: int) -> None:
-    """Set the pixels of ``out`` inside ``polygon`` (minus its holes) to ``value``."""
+    """Set the pixels of ``out`` whose centre is inside ``polygon`` (minus its holes)."""
     rings = [(ring - (x, y)) / downsample for ring in (polygon.exterior, *polygon.holes)]
-    col0, row0 = np.floor(rings[0].min(axis=0)).astype(int)
-    col1, row1 = np.ceil(rings[0].max(axis=0)).astype(int)
-    col0, row0 = max(col0, 0), max(row0, 0)
-    col1, row1 = min(col1, out.shape[1]), min(row1, out.shape[0])
-    if col1 <= col0 or row1 <= row0:
-        return
-    inside = scanline_fill(row1 - row0, col1 - col0, [r - (col0, row0) for r in rings])
-    out[row0:row1, col0:col1][inside] = value
+    inside = fill_polygon(make_polygon(rings[0], rings[1:]), *out.shape)
+    out[inside] = value
 
 
 def _is_excluded(group: str, exclude_groups: Iterable[str]) -> bool:

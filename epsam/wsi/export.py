@@ -16,6 +16,7 @@ import numpy as np
 from epsam.utils.atomic_io import TEMP_SUFFIX, atomic_write_bytes, atomic_write_json
 
 from .errors import MissingDependencyError
+from .geometry import geometry_dict, mask_polygons
 
 __all__ = ['write_png', 'atomic_output', 'heatmap_overlay', 'write_pyramidal_tiff',
            'mask_to_geojson', 'write_geojson', 'DEFAULT_CLASSES']
@@ -77,10 +78,14 @@ def heatmap_overlay(background: np.ndarray, prob: np.ndarray,
 
 def write_pyramidal_tiff(path: str, mask: np.ndarray, mpp: Optional[float] = None,
                          tile_size: int = 256, min_level_size: int = 256) -> int:
-    """Write a label mask as a tiled, zlib-compressed pyramidal TIFF (levels as SubIFDs).
+    """Write a label mask as a tiled, zlib-compressed pyramidal TIFF that OpenSlide,
+    tiffslide and QuPath open with every level.
 
-    Each level halves the previous one by nearest-neighbour sampling (labels
-    stay labels) until its longest side is below ``min_level_size``.
+    Levels are consecutive top-level IFDs (OpenSlide's generic tiled TIFF:
+    every level tiled with the same tile size; the reduced ones flagged
+    ``NewSubfileType = 1``), not SubIFDs, which OpenSlide does not read. Each
+    level halves the previous one by nearest-neighbour sampling (labels stay
+    labels) until its longest side is below ``min_level_size``.
 
     Args:
         path: Output ``.tif``.
@@ -106,7 +111,7 @@ def write_pyramidal_tiff(path: str, mask: np.ndarray, mpp: Optional[float] = Non
     with atomic_output(path) as tmp_path:
         with tifffile.TiffWriter(tmp_path, bigtiff=mask.size > 2 ** 31) as writer:
             for index, level in enumerate(levels):
-                extra = dict(subifds=len(levels) - 1) if index == 0 else dict(subfiletype=1)
+                extra = dict(subfiletype=1 if index else 0)
                 if mpp:
                     per_cm = 1e4 / (mpp * 2 ** index)
                     extra.update(resolution=(per_cm, per_cm), resolutionunit='CENTIMETER')
@@ -114,23 +119,15 @@ def write_pyramidal_tiff(path: str, mask: np.ndarray, mpp: Optional[float] = Non
     return len(levels)
 
 
-def _ring_coords(contour: np.ndarray, scale: Tuple[float, float]) -> list:
-    """Closed ring of level-0 coordinates from a contour of mask pixel indices."""
-    points = contour.reshape(-1, 2).astype(np.float64) + 0.5  # pixel centres
-    if len(points) < 3:  # a dot or a one-pixel-wide line: the outline of its pixels
-        (x0, y0), (x1, y1) = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
-        points = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-    ring = [[round(float(x), 3), round(float(y), 3)] for x, y in points * scale]
-    return ring + [ring[0]]
-
-
 def mask_to_geojson(mask: np.ndarray, scale: Tuple[float, float] = (1.0, 1.0),
                     classes: Mapping[int, Tuple[str, Sequence[int]]] = DEFAULT_CLASSES,
                     min_area: float = 0.0) -> dict:
     """Polygons of a label mask as a GeoJSON FeatureCollection QuPath imports.
 
-    Outlines run through the centres of each region's border pixels
-    (``cv2.findContours``); interior holes become polygon holes.
+    Each region becomes one valid shapely polygon (:func:`mask_polygons`:
+    outlines through the centres of its border pixels, holes kept, regions
+    touching at a corner repaired into a MultiPolygon), written with
+    ``shapely.geometry.mapping``.
 
     Args:
         mask: ``(H, W)`` uint8 labels.
@@ -140,21 +137,9 @@ def mask_to_geojson(mask: np.ndarray, scale: Tuple[float, float] = (1.0, 1.0),
     """
     features = []
     for value, (name, colour) in sorted(classes.items()):
-        binary = (np.asarray(mask) == value).astype(np.uint8)
-        contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-        if hierarchy is None:
-            continue
-        for index, (_, _, first_child, parent) in enumerate(hierarchy[0]):
-            if parent != -1 or cv2.contourArea(contours[index]) < min_area:
-                continue
-            rings = [_ring_coords(contours[index], scale)]
-            child = first_child
-            while child != -1:
-                if len(contours[child]) >= 3:
-                    rings.append(_ring_coords(contours[child], scale))
-                child = hierarchy[0][child][0]
+        for polygon in mask_polygons(np.asarray(mask) == value, min_area):
             features.append(dict(
-                type='Feature', geometry=dict(type='Polygon', coordinates=rings),
+                type='Feature', geometry=geometry_dict(polygon, scale),
                 properties=dict(objectType='annotation', classification=dict(
                     name=name, color=[int(c) for c in colour]))))
     return dict(type='FeatureCollection', features=features)

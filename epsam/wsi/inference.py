@@ -11,19 +11,21 @@ settings is refused rather than mixed in.
 import io
 import json
 import os
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
 from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json
+from epsam.utils.progress import progress_bar
 
 from .errors import WSIError
 from .export import heatmap_overlay, mask_to_geojson, write_geojson, write_png, write_pyramidal_tiff
+from .level_mask import LevelMask
+from .postprocess import MaskCleaning
 from .predictors import TilePredictor
-from .progress import progress_bar
 from .reader import BaseSlideReader
 from .stitching import SlideStitcher
-from .tiling import Tile, TileLayout, layout_dict, read_tile
+from .tiling import Tile, TileLayout, iter_tile_batches, layout_dict
 
 __all__ = ['TileCache', 'predict_tiles', 'stitch_cached_tiles', 'write_slide_outputs',
            'output_paths', 'tiling_fingerprint']
@@ -81,7 +83,7 @@ class TileCache:
 def predict_tiles(reader: BaseSlideReader, layout: TileLayout, tiles: List[Tile],
                   predictor: TilePredictor, stitcher: SlideStitcher, cache: TileCache,
                   batch_size: int = 8, rank: int = 0, world_size: int = 1,
-                  progress: bool = True) -> int:
+                  progress: bool = True, workers: int = 4) -> int:
     """Predict this rank's share of the tiles that are not cached yet.
 
     Args:
@@ -94,23 +96,25 @@ def predict_tiles(reader: BaseSlideReader, layout: TileLayout, tiles: List[Tile]
         batch_size: Tiles per predictor call.
         rank, world_size: This process's share is ``tiles[rank::world_size]``.
         progress: Show a progress bar.
+        workers: Threads reading tiles ahead of the predictor (1 = read in turn).
 
     Returns:
         int: The number of tiles predicted (cached ones excluded).
     """
     todo = [t for t in tiles[rank::world_size] if not cache.has(t)]
-    bar = progress_bar(len(todo), progress)
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start:start + batch_size]
-        images = np.stack([read_tile(reader, layout, tile) for tile in batch])
-        probs = np.asarray(predictor(images))
-        if probs.shape != images.shape[:3]:
-            raise ValueError(f'the tile predictor returned shape {probs.shape} for tiles of '
-                             f'shape {images.shape}; expected {images.shape[:3]}')
-        for tile, prob in zip(batch, probs):
-            cache.save(tile, stitcher.resize_to_box(np.clip(prob, 0, 1), tile.x, tile.y,
-                                                    layout.extent))
-        bar.update(len(batch))
+    bar = progress_bar(len(todo), progress, label='tiles: ')
+    try:
+        for batch, images in iter_tile_batches(reader, layout, todo, batch_size, workers):
+            probs = np.asarray(predictor(images))
+            if probs.shape != images.shape[:3]:
+                raise ValueError(f'the tile predictor returned shape {probs.shape} for tiles '
+                                 f'of shape {images.shape}; expected {images.shape[:3]}')
+            for tile, prob in zip(batch, probs):
+                cache.save(tile, stitcher.resize_to_box(np.clip(prob, 0, 1), tile.x, tile.y,
+                                                        layout.extent))
+            bar.update(len(batch))
+    finally:
+        bar.close()
     return len(todo)
 
 
@@ -137,7 +141,8 @@ def output_paths(out_dir: str, slide_name: str) -> dict:
 
 def write_slide_outputs(out_dir: str, slide_name: str, reader: BaseSlideReader,
                         stitcher: SlideStitcher, threshold: float, summary: dict,
-                        thumbnail_size: int = 1024) -> dict:
+                        thumbnail_size: int = 1024, tissue: Optional[LevelMask] = None,
+                        cleaning: Optional[MaskCleaning] = None) -> dict:
     """Write the heatmap overlay, the label mask TIFF, the GeoJSON and (last) the summary.
 
     Args:
@@ -148,16 +153,22 @@ def write_slide_outputs(out_dir: str, slide_name: str, reader: BaseSlideReader,
         threshold: Probability at or above which a pixel is tumour.
         summary: Extra fields of the summary JSON.
         thumbnail_size: Longest side of the heatmap picture.
+        tissue: The tissue mask; predictions off tissue (glass) are dropped
+            from every output. None keeps them.
+        cleaning: Hole filling and small-region removal (None = none).
 
     Returns:
         dict: The summary written.
     """
     paths = output_paths(out_dir, slide_name)
     prob = stitcher.probability()
-    coverage = stitcher.coverage
-    labels = ((prob >= threshold) & coverage).astype(np.uint8)
-    write_png(paths['heatmap'], heatmap_overlay(reader.thumbnail(thumbnail_size), prob, coverage))
+    on_tissue = stitcher.coverage if tissue is None \
+        else stitcher.coverage & tissue.on_grid(stitcher.width, stitcher.height)
     mpp = None if reader.mpp is None else reader.mpp * stitcher.downsample
+    raw = (prob >= threshold) & stitcher.coverage
+    labels, changes = (cleaning or MaskCleaning(0, 0))(raw, mpp, on_tissue)
+    labels = labels.astype(np.uint8)
+    write_png(paths['heatmap'], heatmap_overlay(reader.thumbnail(thumbnail_size), prob, on_tissue))
     levels = write_pyramidal_tiff(paths['mask'], labels, mpp=mpp)
     scale = (reader.dimensions[0] / stitcher.width, reader.dimensions[1] / stitcher.height)
     collection = mask_to_geojson(labels, scale)
@@ -168,6 +179,10 @@ def write_slide_outputs(out_dir: str, slide_name: str, reader: BaseSlideReader,
                    output_size=[stitcher.width, stitcher.height],
                    output_downsample=stitcher.downsample, mask_levels=levels,
                    threshold=threshold, tiles_stitched=stitcher.tiles_added,
+                   masked_by_tissue=tissue is not None,
+                   min_area_um2=cleaning.min_area_um2 if cleaning else 0.0,
+                   min_hole_um2=cleaning.min_hole_um2 if cleaning else 0.0,
+                   pixels_changed_by_cleaning=changes,
                    tumour_pixels=tumour_pixels, tumour_polygons=len(collection['features']),
                    tumour_area_mm2=None if pixel_area is None else tumour_pixels * pixel_area,
                    max_probability=float(prob.max()) if prob.size else 0.0)

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from typing import Tuple
 
+import cv2
 import numpy as np
 
 __all__ = ['LevelMask']
@@ -69,3 +70,16 @@ class LevelMask:
     def fraction(self, x: float, y: float, width: float, height: float) -> float:
         """Fraction of one level-0 box ``(x, y, width, height)`` covered by the mask."""
         return float(self.fractions(np.array([[x, y, width, height]]))[0])
+
+    def on_grid(self, width: int, height: int) -> np.ndarray:
+        """The mask resampled to a ``width`` x ``height`` grid over the whole slide.
+
+        Linear interpolation then a 0.5 cut, so the edges of a coarse mask
+        are not blocky on a finer grid.
+
+        Returns:
+            np.ndarray: ``(height, width)`` bool.
+        """
+        resized = cv2.resize(self.mask.astype(np.float32), (int(width), int(height)),
+                             interpolation=cv2.INTER_LINEAR)
+        return resized >= 0.5

@@ -14,10 +14,10 @@ import os
 from typing import List, Optional
 
 from epsam.utils.atomic_io import atomic_write_text
+from epsam.utils.progress import progress_bar
 
 from .annotations import SlideAnnotations, TumourFractionRule
 from .export import write_png
-from .progress import progress_bar
 from .reader import BaseSlideReader
 from .tiling import Tile, TileLayout, read_tile
 
@@ -60,7 +60,7 @@ def extract_patches(reader: BaseSlideReader, layout: TileLayout, tiles: List[Til
     image_dir, mask_dir = os.path.join(out_dir, 'image'), os.path.join(out_dir, 'mask')
     counts = dict(written=0, existing=0, skipped=0, positive=0, negative=0)
     records: List[PatchRecord] = []
-    bar = progress_bar(len(tiles), progress)
+    bar = progress_bar(len(tiles), progress, label='patches: ')
     for tile in tiles:
         bar.update()
         mask = None

@@ -232,8 +232,15 @@ class _LibrarySlideReader(BaseSlideReader):
 
     def __init__(self, path: str, mpp: Optional[float] = None) -> None:
         self._slide = self._open(str(path))
-        mpp = mpp or _float_property(self._slide.properties, self.mpp_property)
-        super().__init__(path, self._slide.level_dimensions, self._slide.level_downsamples, mpp)
+        try:  # tiffslide opens lazily: a truncated file fails here, not in _open
+            mpp = mpp or _float_property(self._slide.properties, self.mpp_property)
+            levels = (self._slide.level_dimensions, self._slide.level_downsamples)
+        except Exception as error:
+            self._slide.close()
+            raise SlideReadError(path, f'{self.backend} cannot read its levels and metadata '
+                                 f'({type(error).__name__}: {error}); is the file truncated '
+                                 'or damaged (an interrupted copy)?') from error
+        super().__init__(path, *levels, mpp)
 
     def _open(self, path: str):
         raise NotImplementedError

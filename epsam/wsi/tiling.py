@@ -5,9 +5,11 @@ read as ``read_size`` pixels of ``level`` (equal when a level is asked for;
 bigger when a resolution between two levels is asked for, then shrunk with
 area interpolation) and covers ``extent`` level-0 pixels.
 """
+import collections
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -15,7 +17,7 @@ import numpy as np
 from .level_mask import LevelMask
 from .reader import BaseSlideReader
 
-__all__ = ['Tile', 'TileLayout', 'tile_layout', 'plan_tiles', 'read_tile']
+__all__ = ['Tile', 'TileLayout', 'tile_layout', 'plan_tiles', 'read_tile', 'iter_tile_batches']
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,46 @@ def read_tile(reader: BaseSlideReader, layout: TileLayout, tile: Tile) -> np.nda
     if layout.read_size != layout.size:
         image = cv2.resize(image, (layout.size, layout.size), interpolation=cv2.INTER_AREA)
     return image
+
+
+def iter_tile_batches(reader: BaseSlideReader, layout: TileLayout, tiles: List[Tile],
+                      batch_size: int, workers: int = 4,
+                      prefetch: int = 2) -> Iterator[Tuple[List[Tile], np.ndarray]]:
+    """Yield ``(batch, images)`` in order, tiles read by a thread pool ahead of use.
+
+    The backends decode tiles outside the GIL (OpenSlide through ctypes,
+    tiffslide through imagecodecs), so threads overlap reading with the
+    model and with each other.
+
+    Args:
+        reader: The slide (OpenSlide and tiffslide handles are thread-safe).
+        layout: Tile geometry.
+        tiles: Tiles to read.
+        batch_size: Tiles per batch.
+        workers: Reading threads; 1 reads each tile when its batch is asked for.
+        prefetch: Batches queued ahead of the one being consumed.
+
+    Yields:
+        tuple: the batch's tiles and their RGB uint8 ``(B, size, size, 3)`` pixels.
+    """
+    batches = [tiles[i:i + batch_size] for i in range(0, len(tiles), max(1, batch_size))]
+    if workers <= 1:
+        for batch in batches:
+            yield batch, np.stack([read_tile(reader, layout, tile) for tile in batch])
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix='epsam-tiles')
+    queued = collections.deque()
+    try:
+        for batch in batches[:prefetch + 1]:
+            queued.append((batch, [pool.submit(read_tile, reader, layout, t) for t in batch]))
+        for upcoming in range(prefetch + 1, len(batches) + prefetch + 1):
+            batch, futures = queued.popleft()
+            if upcoming < len(batches):
+                queued.append((batches[upcoming], [pool.submit(read_tile, reader, layout, t)
+                                                   for t in batches[upcoming]]))
+            yield batch, np.stack([future.result() for future in futures])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def layout_dict(layout: TileLayout) -> dict:

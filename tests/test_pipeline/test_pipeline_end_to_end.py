@@ -40,13 +40,22 @@ def test_stage_ledger_marks_and_reads(tmp_path):
 
 
 @pytest.mark.slow
-def test_pipeline_runs_every_stage_and_resumes(tmp_path):
+def test_pipeline_runs_every_stage_and_resumes(tmp_path, capsys):
     data_root = tmp_path / 'data'
     generate_camelyon_like(str(data_root), num_train=16, num_val=4, num_test=8,
                            patch_size=64, seed=1)
     work_dir = tmp_path / 'work'
     cfg = tiny_pipeline_config(data_root)
     result = EPSAMPipeline(cfg, str(work_dir)).run()
+
+    # The console numbers the steps; each training's environment, config and
+    # hook order go to its log file only.
+    console = capsys.readouterr().out
+    assert 'step 1/6 stage1_classifier: running' in console
+    assert 'step 6/6 stage5_evaluation: finished in' in console
+    assert 'Config:' not in console and 'System environment' not in console
+    training_logs = list((work_dir / 'stage1_classifier').glob('*/*.log'))
+    assert len(training_logs) == 1 and 'Config:' in training_logs[0].read_text()
 
     methods = [row['method'] for row in result['rows']]
     assert methods[0] == 'whole patch (every pixel foreground)'

@@ -146,7 +146,7 @@ def test_masks_of_wrong_size_or_unknown_classes_fail_loading(tmp_path):
 def test_empty_split_names_the_folder_and_suffix(tmp_path):
     cfg = camelyon_tree(tmp_path, [])
     init_default_scope('epsam')
-    with pytest.raises(EmptySplitError, match=r"no files ending in '\.png' found in .*train/image"):
+    with pytest.raises(EmptySplitError, match=r"train/image: no files ending in '\.png' found"):
         DATASETS.build(cfg)
     cfg['data_prefix']['img_path'] = 'missing'
     with pytest.raises(EmptySplitError, match='folder does not exist'):

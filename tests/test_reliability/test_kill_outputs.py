@@ -179,8 +179,8 @@ def test_wsi_inference_killed_and_rerun(project, tmp_path, fault_rng):
                                                             (256, 256, 256, 128)))
 
     def args(out):
-        return [WSI_TOOL, slide, '--config', WSI_CONFIG, '--checkpoint', project['classifier'],
-                '--out', out, '--level', '0', '--tile-size', '64', '--batch-size', '4',
+        return [WSI_TOOL, WSI_CONFIG, project['classifier'], slide, '--out', out,
+                '--level', '0', '--tile-size', '64', '--batch-size', '4',
                 '--device', 'cpu', '--backend', 'tiffslide', '--no-progress']
 
     reference, out, log = tmp_path / 'reference', tmp_path / 'killed', tmp_path / 'kills.log'

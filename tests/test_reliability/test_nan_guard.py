@@ -59,7 +59,7 @@ def test_train_tool_stops_on_nan_and_keeps_the_last_good_checkpoint(tmp_path):
         [sys.executable, str(REPO_ROOT / 'tools' / 'train.py'),
          str(HERE / 'configs' / 'toy_nan.py'), '--work-dir', str(tmp_path)],
         cwd=REPO_ROOT, env=tool_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert proc.returncode == 2, proc.stderr[-3000:]
     last_line = proc.stderr.strip().splitlines()[-1]
     assert last_line.startswith('error: training stopped: loss terms not finite at epoch 2, '
                                 'iteration 13 (step 5 of the epoch): loss=nan, loss_mse=nan, '

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from epsam.wsi import AnnotationError, TumourFractionRule, load_annotations
-from epsam.wsi.annotations import scanline_fill
+from epsam.wsi.geometry import fill_polygon, make_polygon
 from epsam.wsi.synthetic import box_polygon, write_asap_xml, write_qupath_geojson
 
 from .conftest import TUMOUR_BOX
@@ -67,12 +67,12 @@ def test_geojson_holes_multipolygon_and_exclusion(tmp_path):
     assert mask.sum() == 64 * 64 - 16 * 16 + 64 and mask[:8, 100:108].sum() == 0
 
 
-def test_scanline_fill_matches_the_pixel_centre_rule():
+def test_fill_matches_the_pixel_centre_rule():
     rng = np.random.default_rng(0)
     rows, cols = np.mgrid[0:40, 0:40]
     for _ in range(10):
         triangle = rng.uniform(-5, 45, (3, 2))
-        mask = scanline_fill(40, 40, [triangle])
+        mask = fill_polygon(make_polygon(triangle), 40, 40)
         cx, cy = cols + 0.5, rows + 0.5
         (x1, y1), (x2, y2), (x3, y3) = triangle
         d1 = (cx - x2) * (y1 - y2) - (x1 - x2) * (cy - y2)
@@ -81,6 +81,17 @@ def test_scanline_fill_matches_the_pixel_centre_rule():
         inside = ~(((d1 < 0) | (d2 < 0) | (d3 < 0)) & ((d1 > 0) | (d2 > 0) | (d3 > 0)))
         on_edge = np.isclose(d1, 0) | np.isclose(d2, 0) | np.isclose(d3, 0)
         assert (mask != inside)[~on_edge].sum() == 0
+
+
+def test_self_crossing_polygon_is_repaired_not_dropped(tmp_path):
+    """A bow-tie (invalid ring) fills both lobes, as QuPath draws it."""
+    bow_tie = np.array([[0, 0], [20, 20], [20, 0], [0, 20]], np.float64)
+    assert make_polygon(bow_tie).is_valid
+    path = tmp_path / 'bow.xml'
+    write_asap_xml(str(path), [bow_tie])
+    mask = load_annotations(str(path)).rasterize(0, 0, 20, 20)
+    assert mask[10, 2] == 1 and mask[10, 17] == 1 and mask[2, 10] == 0
+    assert mask.sum() == pytest.approx(200, abs=20)
 
 
 def test_annotation_outside_the_slide(tmp_path):

@@ -70,3 +70,35 @@ def test_heatmap_and_png(tmp_path):
     assert overlay[5, 5, 2] > overlay[5, 5, 0]  # p = 0 is blue
     write_png(str(tmp_path / 'h.png'), overlay)
     np.testing.assert_array_equal(cv2.imread(str(tmp_path / 'h.png'))[..., ::-1], overlay)
+
+
+def test_pyramid_opens_with_every_level_in_openslide_and_tiffslide(tmp_path):
+    mask = np.zeros((700, 1100), np.uint8)
+    mask[100:300, 200:900] = 1
+    path = str(tmp_path / 'mask.tif')
+    assert write_pyramidal_tiff(path, mask, mpp=4.0, min_level_size=128) == 4
+    sizes = ((1100, 700), (550, 350), (275, 175), (138, 88))
+    tiffslide = pytest.importorskip('tiffslide')
+    with tiffslide.TiffSlide(path) as slide:
+        assert slide.level_count == 4 and slide.level_dimensions == sizes
+    openslide = pytest.importorskip('openslide')
+    with openslide.OpenSlide(path) as slide:
+        assert slide.level_count == 4 and slide.level_dimensions == sizes
+        assert float(slide.properties['openslide.mpp-x']) == pytest.approx(4.0)
+        level2 = np.asarray(slide.read_region((0, 0), 2, sizes[2]))[..., 0]
+        np.testing.assert_array_equal(level2, mask[::4, ::4])
+
+
+def test_geojson_polygons_are_valid_shapely_geometry():
+    """Regions touching at a corner gave a self-touching ring; now a valid MultiPolygon."""
+    shapely = pytest.importorskip('shapely')
+    mask = np.zeros((40, 40), np.uint8)
+    mask[5:15, 5:15] = 1
+    mask[15:25, 15:25] = 1  # touches the first square at one corner pixel
+    mask[30, 5:20] = 1      # a one-pixel-wide line
+    features = mask_to_geojson(mask)['features']
+    geometries = [shapely.geometry.shape(f['geometry']) for f in features]
+    assert all(g.is_valid and g.area > 0 for g in geometries)
+    assert sum(g.area for g in geometries) == pytest.approx(9 * 9 * 2 + 1 + 15, abs=3)
+    line = min(geometries, key=lambda g: g.area)
+    assert line.area == pytest.approx(15.0)  # the outline of its 15 pixels

@@ -106,6 +106,6 @@ def test_bad_input_fails_cleanly(slide_path, tmp_path, case, capsys):
         extra = ['--annotations', xml]
         expected = 'far.xml: annotation .* lies outside the slide'
     proc = _main([slide, '--out', out, '--no-progress', *extra], capsys)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert re.search(expected, proc.stderr), proc.stderr
     assert not out.exists()

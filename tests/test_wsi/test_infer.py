@@ -94,8 +94,30 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 def _infer_args(slide, out, checkpoint, *extra):
-    return [str(slide), '--config', TINY_CFG, '--checkpoint', str(checkpoint), '--out', str(out),
-            '--level', '1', '--tile-size', '64', '--no-progress', *extra]
+    slides = [str(s) for s in (slide if isinstance(slide, list) else [slide])]
+    return [TINY_CFG, str(checkpoint), *slides, '--out', str(out), '--level', '1',
+            '--tile-size', '64', '--no-progress', *extra]
+
+
+def test_infer_cli_positionals_legacy_flags_and_help(capsys):
+    tool = load_tool('tools/wsi/infer.py')
+    args = tool.parse_args(['c.py', 'k.pth', 'a.svs', 'b.svs', '--out', 'o'])
+    assert (args.config, args.checkpoint, args.slides) == ('c.py', 'k.pth', ['a.svs', 'b.svs'])
+    with pytest.warns(DeprecationWarning, match='--config/--checkpoint are deprecated'):
+        old = tool.parse_args(['a.svs', '--config', 'c.py', '--checkpoint', 'k.pth', '--out', 'o'])
+    assert (old.config, old.checkpoint, old.slides) == ('c.py', 'k.pth', ['a.svs'])
+    assert 'deprecated' in capsys.readouterr().err
+    for bad in (['c.py', '--out', 'o'], ['c.py', 'k.pth', '--out', 'o'],
+                ['a.svs', '--config', 'c.py', '--out', 'o']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(bad)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    assert 'CONFIG CHECKPOINT SLIDE [SLIDE ...] --out OUT' in text
+    for default in ('(default: 10000.0)', '(default: 512)', '(default: 0.5)', '(default: 4)'):
+        assert default in text
 
 
 @pytest.mark.slow
@@ -115,7 +137,7 @@ def test_infer_tool_end_to_end_and_resume(slide_path, tmp_path, tiny_checkpoint,
     assert tool.main(_infer_args(slide_path, out, tiny_checkpoint, '--stride', '48')) == 0
     assert json.load(open(paths['summary']))['tiles_predicted_this_run'] == 0
     capsys.readouterr()
-    assert tool.main(_infer_args(slide_path, out, tiny_checkpoint)) == 1  # other stride
+    assert tool.main(_infer_args(slide_path, out, tiny_checkpoint)) == 2  # other stride
     assert 'holds tiles predicted with other settings' in capsys.readouterr().err
 
 
@@ -124,18 +146,25 @@ def test_infer_tool_empty_slide_and_bad_input(blank_slide_path, slide_path, tmp_
                                               tiny_checkpoint, capsys):
     tool = load_tool('tools/wsi/infer.py')
     out = tmp_path / 'blank'
-    assert tool.main(_infer_args(blank_slide_path, out, tiny_checkpoint)) == 0
+    assert tool.main(_infer_args([blank_slide_path, slide_path], out, tiny_checkpoint)) == 0
     summary = json.load(open(output_paths(str(out), 'blank')['summary']))
     assert summary['status'] == 'no_tissue' and summary['tiles'] == 0
     assert summary['tumour_polygons'] == 0
+    second = json.load(open(output_paths(str(out), 'slide_a')['summary']))
+    assert second['status'] == 'ok' and second['min_area_um2'] == 10000.0
+    assert second['masked_by_tissue']
     assert 'no tissue found' in capsys.readouterr().out
+    missing = tmp_path / 'm'
+    assert tool.main(_infer_args([slide_path, tmp_path / 'missing.tif'], missing,
+                                 tiny_checkpoint)) == 2
+    assert 'missing.tif: does not exist' in capsys.readouterr().err and not missing.exists()
     bad = tmp_path / 'bad'
-    assert tool.main(_infer_args(slide_path, bad, tiny_checkpoint, '--output-level', '9')) == 1
+    assert tool.main(_infer_args(slide_path, bad, tiny_checkpoint, '--output-level', '9')) == 2
     assert 'slide_a.tif: has no level 9' in capsys.readouterr().err
     assert not bad.exists()
     junk = tmp_path / 'junk.pth'
     junk.write_bytes(b'x')
-    assert tool.main(_infer_args(slide_path, bad, junk)) == 1
+    assert tool.main(_infer_args(slide_path, bad, junk)) == 2
     assert 'junk.pth: checkpoint is corrupt or truncated' in capsys.readouterr().err
     assert not bad.exists()
 

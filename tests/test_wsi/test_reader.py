@@ -85,3 +85,14 @@ def test_mpp_override_without_metadata(tmp_path):
             reader.level_for_mpp(1.0)
     with open_slide(str(path), backend='tiffslide', mpp=0.5) as reader:
         assert reader.level_for_mpp(2.0) == (1, 1.0)
+
+
+def test_truncated_slide_names_the_file(slide_path, tmp_path):
+    """tiffslide opens lazily: a cut-off file used to raise a bare IndexError."""
+    pytest.importorskip('tiffslide')
+    cut = tmp_path / 'cut.svs'
+    cut.write_bytes(slide_path.read_bytes()[:8])  # the header survives, the IFDs do not
+    for backend in ('tiffslide', 'auto'):
+        with pytest.raises(SlideReadError, match=r'cut.svs: .*tiffslide cannot read its levels '
+                           r'and metadata \(IndexError.*truncated'):
+            open_slide(str(cut), backend=backend)

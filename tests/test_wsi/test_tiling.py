@@ -63,3 +63,28 @@ def test_min_tissue_range(slide_path):
     with open_slide(str(slide_path)) as reader:
         with pytest.raises(ValueError, match='min_tissue'):
             plan_tiles(reader, tile_layout(reader, 64), _tissue(), min_tissue=1.5)
+
+
+@pytest.mark.parametrize('backend', ['openslide', 'tiffslide'])
+def test_threaded_reading_matches_reading_in_turn(slide_path, backend):
+    import threading
+
+    from epsam.wsi.tiling import iter_tile_batches
+    pytest.importorskip(backend)
+    with open_slide(str(slide_path), backend=backend) as reader:
+        layout = tile_layout(reader, 64, level=1)
+        tiles = plan_tiles(reader, layout, None, cover_edges=True)
+        serial = list(iter_tile_batches(reader, layout, tiles, 5, workers=1))
+        seen = set()
+        original = reader.read_region
+
+        def spy(*args):
+            seen.add(threading.current_thread().name)
+            return original(*args)
+
+        reader.read_region = spy
+        threaded = list(iter_tile_batches(reader, layout, tiles, 5, workers=3))
+    assert [b for b, _ in threaded] == [b for b, _ in serial] and len(serial) == 13
+    for (_, a), (_, b) in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)
+    assert seen and all(name.startswith('epsam-tiles') for name in seen)

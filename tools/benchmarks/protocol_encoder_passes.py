@@ -100,11 +100,11 @@ class CountingPipeline(EPSAMPipeline):
         self.counter = counter
         self.stage_wall: Dict[str, float] = {}
 
-    def _run_stage(self, stage, fn):
+    def run_stage(self, stage, fn):
         self.counter.stage = stage
         start = time.perf_counter()
         try:
-            return super()._run_stage(stage, fn)
+            return super().run_stage(stage, fn)
         finally:
             self.stage_wall[stage] = time.perf_counter() - start
             self.counter.stage = 'outside stages'

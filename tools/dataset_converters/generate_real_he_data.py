@@ -24,6 +24,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from epsam.datasets.real_he import (SOURCES, SourceError, generate_real_bcss_like,  # noqa: E402
                                     generate_real_camelyon_like, render_preview, save_preview)
+from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
 
 DESCRIPTION = """\
 Cut real H&E patches with rule-made masks (epithelium / stroma / glass).
@@ -81,6 +82,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--min-fraction', type=float, default=0.03,
         help='smallest area fraction of a class present in a patch; patches with a smaller '
         'sliver of a class are skipped (0.03)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -110,7 +112,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             title = f'{args.format} layout, {args.source}, test split: patch | rule-made mask'
             save_preview(args.preview, [render_preview(args.out, args.format, title=title)])
     except (ValueError, FileExistsError, SourceError, OSError) as error:
-        sys.exit(f'error: {error}')
+        raise ToolError(str(error)) from None
     for split, info in result['splits'].items():
         if args.format == 'camelyon':
             content = f'{info["num_positive"]} positive'
@@ -125,4 +127,4 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

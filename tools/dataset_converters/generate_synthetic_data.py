@@ -21,6 +21,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from epsam.datasets.synthetic import (generate_bcss_like,  # noqa: E402
                                       generate_camelyon_like)
+from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
 
 DESCRIPTION = """\
 Write synthetic H&E-like patches with ground-truth masks.
@@ -64,6 +65,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     bcss.add_argument(
         '--background-prob', type=float, default=0.35,
         help='probability that a patch contains background glass (0.35)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -89,7 +91,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                 args.out, min_fraction=args.min_fraction,
                 background_prob=args.background_prob, **common)
     except (ValueError, FileExistsError) as error:
-        sys.exit(f'error: {error}')
+        raise ToolError(str(error)) from None
     for split, info in result['splits'].items():
         if args.format == 'camelyon':
             content = f'{info["num_positive"]} positive'
@@ -102,4 +104,4 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -11,7 +11,8 @@ Rerunning skips the patches already written.
 """
 import argparse
 import os
-import sys
+
+from epsam.utils.cli import add_debug_argument, report_user_error, run_tool
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--backend', default='auto', choices=('auto', 'openslide', 'tiffslide'))
     parser.add_argument('--name', help='slide name in patch names (default: the file stem)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -73,8 +75,7 @@ def main(argv=None) -> int:
             result = extract_patches(reader, layout, tiles, args.out, name, annotations, rule,
                                      progress=not args.no_progress)
     except (WSIError, ValueError, ImportError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+        return report_user_error(error, argv)
     print(f'\n{name}: {len(tiles)} tissue tiles at level {layout.level} '
           f'({layout.read_size} px read, {layout.size} px saved): {result["written"]} written, '
           f'{result["existing"]} already there, {result["skipped"]} skipped by the tumour '
@@ -83,4 +84,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

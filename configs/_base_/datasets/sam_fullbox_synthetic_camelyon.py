@@ -21,7 +21,11 @@ test_pipeline = [
     dict(type='GenerateMaskPrompts', generator=full_image_box, seed=0),
     dict(type='PackSamInputs'),
 ]
-train_dataloader = dict(dataset=dict(data_root=data_root, img_dir='train/image',
+# Class names and palette of the Camelyon patches ('normal', 'tumor'), for the
+# overlays of tools/test.py --show-dir.
+train_dataloader = dict(dataset=dict(data_root=data_root, source_dataset='CamelyonPatchDataset',
+                                     img_dir='train/image',
                                      mask_dir='train/mask', pipeline=train_pipeline))
-test_dataloader = dict(dataset=dict(data_root=data_root, img_dir='test/image',
+test_dataloader = dict(dataset=dict(data_root=data_root, source_dataset='CamelyonPatchDataset',
+                                    img_dir='test/image',
                                     mask_dir='test/mask', pipeline=test_pipeline))

@@ -13,4 +13,7 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=3,
                     save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # off unless a test tool asks (--show-dir of mmseg's or epsam's tools/test.py);
+    # then every test image is drawn
+    visualization=dict(type='SegVisualizationHook', draw=False, interval=1),
 )

@@ -15,9 +15,11 @@ class PatchClassificationMetric(BaseMetric):
     A class is predicted present when its score (``pred_score``, sigmoid) is
     ``>= threshold``; it is compared with the multi-hot ``gt_label``. Counts
     are pooled over the dataset per class; precision / recall / F1 are then
-    averaged over classes (macro; with one class this is the binary score).
-    All values are percentages. A class with no positive prediction (or no
-    positive label) gets precision (recall) 0.
+    averaged over the classes present in the labels (macro over classes with at
+    least one positive label; classes absent from the validation set are left
+    out of the mean, so a checkpoint is not selected on their F1 of 0; with
+    one class this is the binary score). All values are percentages. A class
+    with no positive prediction gets precision 0.
 
     Keys: ``accuracy`` (label-wise), ``exact_match`` (all labels of a patch
     right), ``precision``, ``recall``, ``f1``, and, with more than one class,
@@ -70,12 +72,15 @@ class PatchClassificationMetric(BaseMetric):
         recall = np.divide(true_pos, real_pos, out=np.zeros_like(true_pos), where=real_pos > 0)
         denom = precision + recall
         f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+        # Macro means over the classes present in these labels: a class with no
+        # positive label has no recall, so its F1 of 0 would only drag the mean.
+        present = real_pos > 0 if real_pos.any() else np.ones_like(real_pos, bool)
         metrics = dict(
             accuracy=100.0 * float((predicted == actual).mean()),
             exact_match=100.0 * float((predicted == actual).all(1).mean()),
-            precision=100.0 * float(precision.mean()),
-            recall=100.0 * float(recall.mean()),
-            f1=100.0 * float(f1.mean()))
+            precision=100.0 * float(precision[present].mean()),
+            recall=100.0 * float(recall[present].mean()),
+            f1=100.0 * float(f1[present].mean()))
         names = self.class_names or tuple((self.dataset_meta or {}).get('cls_classes', ()))
         if f1.size > 1 and len(names) == f1.size:
             metrics.update({f'f1_{name}': 100.0 * float(value) for name, value in zip(names, f1)})

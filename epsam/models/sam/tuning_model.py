@@ -50,6 +50,19 @@ def has_prompt(points: Optional[torch.Tensor], boxes: Optional[torch.Tensor]) ->
             or (boxes is not None and torch.as_tensor(boxes).numel() > 0))
 
 
+def check_mmseg_tool_keys(**keys) -> None:
+    """Refuse a non-``None`` value of a key that mmseg's tools set to ``None``.
+
+    Raises:
+        ValueError: naming the key and where SAM's settings go instead.
+    """
+    for key, value in keys.items():
+        if value is not None:
+            raise ValueError(f'SamTuningModel: {key}={value!r} is not supported (only None, '
+                             "as mmseg's tools set it); give SAM's weights as "
+                             'model.sam.checkpoint and its settings as model arguments')
+
+
 @MODELS.register_module()
 class SamTuningModel(BaseModel):
     """Prompted SAM whose unfrozen parts (by default the mask decoder) train.
@@ -79,6 +92,11 @@ class SamTuningModel(BaseModel):
             and pads a batch without normalising: SAM normalises itself.
         init_cfg: mmengine initialisation config (rarely needed: weights come
             from ``sam.checkpoint``).
+        pretrained: Only ``None`` (mmseg's tools, e.g.
+            ``analysis_tools/benchmark.py``, set ``model.pretrained = None``);
+            SAM's weights are ``sam.checkpoint``.
+        train_cfg: Only ``None`` (set by the same tools); training settings
+            live in the arguments above.
     """
 
     def __init__(self,
@@ -89,7 +107,10 @@ class SamTuningModel(BaseModel):
                  adapter: Optional[dict] = None,
                  embedding_cache: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, torch.nn.Module]] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
+                 train_cfg: Optional[dict] = None) -> None:
+        check_mmseg_tool_keys(pretrained=pretrained, train_cfg=train_cfg)
         if data_preprocessor is None:
             data_preprocessor = dict(type='SegDataPreProcessor', bgr_to_rgb=True,
                                      size_divisor=1, pad_val=0, seg_pad_val=255)

@@ -45,3 +45,22 @@ def test_bad_samples():
         metric.process({}, [dict(gt_label=torch.tensor([1.]))])
     with pytest.raises(ValueError, match='differ in shape'):
         metric.process({}, [_sample([0.5, 0.5], [1.])])
+
+
+def test_macro_mean_skips_classes_absent_from_validation():
+    """Class c has no positive label: its F1 of 0 is left out of the macro mean."""
+    metric = METRICS.build(dict(type='PatchClassificationMetric', class_names=('a', 'b', 'c')))
+    samples = [_sample([0.9, 0.1, 0.1], [1., 0., 0.]), _sample([0.1, 0.9, 0.1], [0., 1., 0.]),
+               _sample([0.1, 0.1, 0.1], [0., 0., 0.])]
+    metric.process({}, samples)
+    result = metric.evaluate(3)
+    assert result['cls/f1_c'] == pytest.approx(0.0)
+    assert result['cls/f1'] == pytest.approx(100.0)  # (100 + 100) / 2, not 200 / 3
+    assert result['cls/recall'] == pytest.approx(100.0)
+    assert result['cls/precision'] == pytest.approx(100.0)
+
+
+def test_no_positive_label_at_all_averages_every_class():
+    metric = METRICS.build(dict(type='PatchClassificationMetric'))
+    metric.process({}, [_sample([0.9, 0.1], [0., 0.])])
+    assert metric.evaluate(1)['cls/f1'] == pytest.approx(0.0)
