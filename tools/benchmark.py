@@ -51,6 +51,8 @@ from epsam.benchmarking.harness import (FINAL_METRICS_FILE, BenchmarkFileError, 
 from epsam.benchmarking.provenance import NO_SAM, sam_weights_of_config  # noqa: E402
 from epsam.benchmarking.seeds import SeedMismatchError, mean_over_seeds  # noqa: E402
 from epsam.utils.atomic_io import atomic_write_json  # noqa: E402
+from epsam.utils.cli import (DefaultsHelpFormatter, add_debug_argument,  # noqa: E402
+                             report_user_error, run_tool)
 
 RUNNERS = ('pipeline', 'train_test', 'command')
 _PLACEHOLDER = re.compile(r'\{(python|repo|work_root|work_dir)(?::([^{}]+))?\}')
@@ -308,7 +310,8 @@ def run_set(bench: Dict, work_root: str, *, only: Optional[List[str]] = None,
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=DefaultsHelpFormatter)
     what = parser.add_mutually_exclusive_group()
     what.add_argument('--collect', nargs='+', metavar='WORK_DIR', help='work dirs to tabulate')
     what.add_argument('--run', metavar='NAME', help='benchmark set name or .py path')
@@ -323,6 +326,7 @@ def parse_args(argv=None):
     parser.add_argument('--out-dir', help='report folder (default: WORK_ROOT/report or '
                         'work_dirs/benchmark_report)')
     parser.add_argument('--name', help='report file stem (default: set name or "benchmark")')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if not (args.collect or args.run or args.with_published):
         parser.error('give --collect WORK_DIR..., --run NAME or --with-published')
@@ -351,8 +355,7 @@ def main(argv=None) -> int:
             datasets = sorted({row.dataset for row in rows}) if rows else None
             rows += published_benchmark_rows(datasets)
     except (BenchmarkFileError, BenchmarkSetError, RuntimeError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 2
+        return report_user_error(error, argv)
     if not rows:
         print('error: no rows to report (no published numbers for these datasets)',
               file=sys.stderr)
@@ -367,4 +370,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

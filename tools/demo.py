@@ -23,7 +23,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.datasets.synthetic import generate_camelyon_like  # noqa: E402
 from epsam.pipeline import EPSAMPipeline  # noqa: E402
-from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
+from epsam.engine.config_utils import add_device_argument, default_device  # noqa: E402
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
 from mmengine.config import Config, DictAction  # noqa: E402
 
 # CAM masks at Otsu's threshold: EP-SAM's percentile recipe keeps about 80 % of
@@ -40,7 +41,7 @@ DEMO_DATA = dict(num_train=120, num_val=20, num_test=40, patch_size=128, seed=0)
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='epsam offline demo (synthetic data, LiteMedSAM).',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsHelpFormatter)
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data-root', default='data/synthetic_camelyon')
     parser.add_argument('--sam-checkpoint',
@@ -50,7 +51,7 @@ def parse_args(argv=None):
     parser.add_argument('--stand-in', action='store_true',
                         help='run the tiny, randomly initialised SAM of the unit tests '
                         '(with EP-SAM\'s point prompts) instead of LiteMedSAM')
-    parser.add_argument('--device', default='cpu')
+    add_device_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override pipeline settings, e.g. iterations=1')
     add_debug_argument(parser)
@@ -72,7 +73,8 @@ def main(argv=None) -> dict:
             raise ToolError(f'{args.sam_checkpoint}: SAM checkpoint not found; check the '
                             'path given to --sam-checkpoint')
         cfg.sam = dict(variant=args.sam_variant or 'vit_b', checkpoint=args.sam_checkpoint)
-    result = EPSAMPipeline(cfg, args.work_dir, device=args.device).run()  # logs the table
+    # The pipeline logs the results table; the demo adds where things are.
+    result = EPSAMPipeline(cfg, args.work_dir, device=default_device(args.device)).run()
     for line in (result['sam'], f"Protocol: {result['protocol']}"):
         print(line)
     print('Pictures: ' + ', '.join(result['pictures']))

@@ -25,15 +25,16 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.cams.generation import generate_cams  # noqa: E402
 from epsam.datasets.errors import DatasetFilesError, EmptySplitError  # noqa: E402
 from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights  # noqa: E402
-from epsam.engine.config_utils import init_cpu_distributed, load_tool_config  # noqa: E402
-from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
+from epsam.engine.config_utils import (add_device_argument, add_launch_arguments,  # noqa: E402
+                                       default_device, init_distributed, load_tool_config)
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
 from epsam.utils.work_dir_lock import WorkDirBusyError, WorkDirLock  # noqa: E402
 
 #: ``--cam-method`` choices -> CAM_METHODS type.
@@ -50,7 +51,8 @@ DEFAULT_CAM_CFG = dict(
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Generate CAMs and initial masks (EP-SAM step 2).')
+    parser = argparse.ArgumentParser(description='Generate CAMs and initial masks (EP-SAM step 2).',
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument('config', help='classifier config (with cam_cfg)')
     parser.add_argument('checkpoint', help='classifier checkpoint (loaded with weights_only=True)')
     parser.add_argument('--out', required=True, help='output folder for this split')
@@ -67,12 +69,8 @@ def parse_args(argv=None):
                         help='masks for every image, not only positive ones')
     parser.add_argument('--vis', type=int, default=0, metavar='N',
                         help='write N picture grids to OUT/vis')
-    parser.add_argument('--device', help='cpu, cuda, cuda:1 ... (default: cuda when available)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
-                        help='pytorch: one process per rank (torchrun)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_device_argument(parser)
+    add_launch_arguments(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.batch_size is not None and args.batch_size < 1:
@@ -140,24 +138,15 @@ def load_weights(model: torch.nn.Module, checkpoint: str) -> None:
         raise ToolError(str(err)) from None
 
 
-def dist_info(launcher: str):
-    """(rank, world_size) after starting the process group for ``--launcher pytorch``."""
-    if launcher == 'none':
-        return 0, 1
-    import torch.distributed as dist
-    if torch.cuda.is_available() and not dist.is_initialized():
-        from mmengine.dist import init_dist
-        init_dist('pytorch', backend='nccl')
-    init_cpu_distributed(launcher)
-    return dist.get_rank(), dist.get_world_size()
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_tool_config(args.config, args.cfg_options, args.checkpoint)
     init_default_scope(cfg.get('default_scope', 'epsam'))
     settings = cam_settings(cfg, args)
-    rank, world_size = dist_info(args.launcher)
+    try:
+        rank, world_size = init_distributed(args.launcher)
+    except ValueError as err:
+        raise ToolError(str(err)) from None
     try:
         with WorkDirLock(args.out) if rank == 0 else contextlib.nullcontext():
             return generate(args, cfg, settings, rank, world_size)
@@ -167,10 +156,7 @@ def main(argv=None) -> dict:
 
 def generate(args, cfg: Config, settings: dict, rank: int, world_size: int) -> dict:
     """Build the dataset and model, write the CAMs of this rank; the summary (rank 0)."""
-    if args.device is not None:
-        device = args.device
-    else:
-        device = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else 'cpu'
+    device = default_device(args.device)
 
     from epsam.registry import DATASETS, MODELS
     try:

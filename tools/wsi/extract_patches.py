@@ -12,11 +12,13 @@ Rerunning skips the patches already written.
 import argparse
 import os
 
-from epsam.utils.cli import add_debug_argument, report_user_error, run_tool
+from epsam.utils.cli import (DefaultsHelpFormatter, add_debug_argument, report_user_error,
+                             run_tool)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=DefaultsHelpFormatter)
     parser.add_argument('slide', help='whole-slide image (any format OpenSlide/tiffslide reads)')
     parser.add_argument('--annotations', help='tumour annotations: ASAP/Camelyon .xml or QuPath '
                         '.geojson (none: every patch is labelled 0, a normal slide)')

@@ -21,20 +21,14 @@ import sys
 import time
 import warnings
 
-from epsam.utils.cli import add_debug_argument, report_user_error, run_tool
+from epsam.engine.config_utils import (add_device_argument, add_launcher_arguments,
+                                       default_device, init_distributed)
+from epsam.utils.cli import (DefaultsHelpFormatter, add_debug_argument, report_user_error,
+                             run_tool)
 
 #: --prompt choices of the SAM tile predictor (epsam.prompts.PROMPT_PRESETS).
 TILE_PROMPTS = ('boxes', 'points', 'both')
 USAGE = '%(prog)s CONFIG CHECKPOINT SLIDE [SLIDE ...] --out OUT [options]'
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except the empty ones (None, flags)."""
-
-    def _get_help_string(self, action):
-        if action.default is None or isinstance(action.default, (bool, list)):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +69,7 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0], usage=USAGE,
-                                     formatter_class=HelpFormatter)
+                                     formatter_class=DefaultsHelpFormatter)
     _add_model_arguments(parser)
     _add_output_arguments(parser)
     parser.add_argument('--tile-size', type=int, default=512, help='tile side in pixels')
@@ -89,12 +83,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--workers', type=int, default=4,
                         help='threads reading tiles ahead of the model (1 = in turn)')
-    parser.add_argument('--device', default=None, help='cpu, cuda, cuda:1 (default: cuda when '
-                        'available, the local rank under torchrun)')
+    add_device_argument(parser)
     parser.add_argument('--slide-mpp', type=float, help='microns per level-0 pixel, for slides '
                         'without that metadata')
     parser.add_argument('--backend', default='auto', choices=('auto', 'openslide', 'tiffslide'))
-    parser.add_argument('--launcher', choices=('none', 'pytorch'), default='none')
+    add_launcher_arguments(parser)
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     add_debug_argument(parser)
     args = parser.parse_args(argv)
@@ -122,20 +115,10 @@ def _resolve_positionals(parser: argparse.ArgumentParser, args: argparse.Namespa
 
 def setup_distributed(launcher: str, device):
     """(rank, world size, barrier, device) for this process."""
-    import torch
     import torch.distributed as dist
-
-    from epsam.engine.config_utils import init_cpu_distributed
-    if launcher == 'none':
-        device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        return 0, 1, (lambda: None), device
-    init_cpu_distributed(launcher)
-    if not dist.is_initialized():
-        local_rank = int(os.environ.get('LOCAL_RANK', 0))
-        torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend='nccl')
-        device = device or f'cuda:{local_rank}'
-    return dist.get_rank(), dist.get_world_size(), dist.barrier, device or 'cpu'
+    rank, world_size = init_distributed(launcher)
+    barrier = dist.barrier if world_size > 1 else (lambda: None)
+    return rank, world_size, barrier, default_device(device)
 
 
 def build_predictor(args, device):
