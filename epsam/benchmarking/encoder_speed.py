@@ -7,7 +7,7 @@ convolutions; element-wise work is not counted).
 """
 import os
 import time
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -15,7 +15,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from epsam.models.sam.builder import build_sam_from_variant
 from epsam.models.sam.variants import get_sam_variant
 
-__all__ = ['encoder_flops', 'matmul_peak_gflops', 'seconds_per_image', 'load_average']
+__all__ = ['encoder_flops', 'matmul_peak_gflops', 'seconds_per_image', 'compare_fused_attention',
+           'load_average']
 
 
 def encoder_flops(variant: str) -> int:
@@ -60,24 +61,63 @@ def matmul_peak_gflops(device: str = 'cpu', dtype: Optional[torch.dtype] = None,
     return 2 * size ** 3 / best / 1e9
 
 
+def _timed_pass(encoder: torch.nn.Module, frames: torch.Tensor) -> Tuple[float, torch.Tensor]:
+    """Seconds for one image at a time through ``encoder``, and the embeddings."""
+    began = time.perf_counter()
+    outputs = torch.cat([encoder(frame[None]) for frame in frames])
+    _sync(frames.device)
+    return time.perf_counter() - began, outputs
+
+
 def seconds_per_image(encoder: torch.nn.Module, frames: torch.Tensor, repeats: int = 1
                       ) -> float:
     """Best-of-``repeats`` seconds per image of ``encoder`` over a batch of input frames.
 
     One untimed call first (kernel selection, allocator warm-up).
     """
-    device = frames.device
     with torch.no_grad():
         encoder(frames[:1])
-        _sync(device)
-        best = float('inf')
-        for _ in range(repeats):
-            began = time.perf_counter()
-            for frame in frames:
-                encoder(frame[None])
-            _sync(device)
-            best = min(best, time.perf_counter() - began)
+        _sync(frames.device)
+        best = min(_timed_pass(encoder, frames)[0] for _ in range(repeats))
     return best / len(frames)
+
+
+def compare_fused_attention(encoder: torch.nn.Module, frames: torch.Tensor, repeats: int = 1
+                            ) -> Dict[str, float]:
+    """Stock vs fused attention (:mod:`epsam.models.sam.fused_attention`) on the same frames.
+
+    The two forwards alternate (one warm-up image each, then ``repeats``
+    timed passes of each, stock first), so machine load drifts onto both;
+    the best pass of each counts. The encoder is left with stock attention.
+
+    Args:
+        encoder: A SAM image encoder (ViT or TinyViT).
+        frames: Input frames (N, 3, S, S) on the encoder's device.
+        repeats: Timed passes per forward.
+
+    Returns:
+        ``stock_seconds_per_image``, ``fused_seconds_per_image``,
+        ``speedup_vs_stock`` (stock / fused seconds) and ``max_abs_diff``
+        (largest absolute embedding difference, fused vs stock, first pass).
+    """
+    from epsam.models.sam.fused_attention import use_fused_attention
+    best = {False: float('inf'), True: float('inf')}
+    embeddings = {}
+    with torch.no_grad():
+        for fused in (False, True):
+            use_fused_attention(encoder, fused)
+            encoder(frames[:1])
+        for _ in range(repeats):
+            for fused in (False, True):
+                use_fused_attention(encoder, fused)
+                seconds, outputs = _timed_pass(encoder, frames)
+                best[fused] = min(best[fused], seconds)
+                embeddings.setdefault(fused, outputs)
+    use_fused_attention(encoder, False)
+    diff = (embeddings[True].float() - embeddings[False].float()).abs().max().item()
+    stock, fused = best[False] / len(frames), best[True] / len(frames)
+    return dict(stock_seconds_per_image=stock, fused_seconds_per_image=fused,
+                speedup_vs_stock=stock / fused, max_abs_diff=diff)
 
 
 def load_average() -> Dict[str, float]:

@@ -4,7 +4,7 @@
 Example::
 
     python tools/benchmarks/sam_encoder_efficiency.py --variant tiny lite_medsam vit_b \
-        --num-images 3 --out work_dirs/benchmarks/sam_encoder_efficiency.json
+        --num-images 3 --fused --out work_dirs/benchmarks/sam_encoder_efficiency.json
 
 For each variant, in one run: the encoder's FLOPs per image (FlopCounterMode,
 2 x multiply-adds), seconds per image on ``--num-images`` random frames
@@ -13,6 +13,15 @@ fraction of the machine's large-matmul peak (fp32 4096 x 4096 on the CPU,
 bf16 on a GPU) measured in the same run. Weights are random (speed does not
 depend on their values). The load average is recorded before and after:
 other jobs on the machine slow every figure down.
+
+With ``--fused`` each row also times the encoder with its attention run
+through ``scaled_dot_product_attention`` (``epsam.models.sam.fused_attention``),
+alternating with stock on the same frames: ``stock_seconds_per_image``,
+``fused_seconds_per_image``, ``speedup_vs_stock`` and ``max_abs_diff`` (the
+largest fp32 embedding difference, fused vs stock); ``seconds_per_image``,
+``achieved_gflops`` and ``fraction_of_peak`` are then the fused path's. The
+relative-position tables (zero at initialisation) are drawn at random, so the
+difference covers the attention bias.
 """
 import argparse
 import os
@@ -22,10 +31,12 @@ import torch
 from prettytable import PrettyTable, TableStyle
 
 import epsam  # noqa: F401  (registries and mmcv fallbacks before mmseg)
-from epsam.benchmarking.encoder_speed import (encoder_flops, load_average, matmul_peak_gflops,
+from epsam.benchmarking.encoder_speed import (compare_fused_attention, encoder_flops,
+                                              load_average, matmul_peak_gflops,
                                               seconds_per_image)
 from epsam.benchmarking.memory import machine_info
 from epsam.models.sam import build_sam, list_sam_variants
+from epsam.models.sam.tiny_vit import refresh_attention_biases
 from epsam.models.sam.variants import get_sam_variant
 from epsam.utils.atomic_io import atomic_write_json
 
@@ -39,6 +50,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=1, help='timed passes (best is kept)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
+    parser.add_argument('--fused', action='store_true',
+                        help='also time fused (SDPA) attention against stock on the same frames')
     parser.add_argument('--out', default=None, help='write the results as JSON here')
     args = parser.parse_args(argv)
     if args.num_images < 1 or args.repeats < 1:
@@ -48,28 +61,54 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def measure(variant: str, num_images: int, repeats: int, device: str, peak: float) -> Dict:
-    """One variant's row: GFLOP per image, seconds per image, GFLOP/s, fraction of peak."""
+def randomise_position_tables(encoder: torch.nn.Module, std: float = 0.1) -> None:
+    """Draw the attention's relative-position tables (ViT) and bias tables (TinyViT)."""
+    with torch.no_grad():
+        for name, param in encoder.named_parameters():
+            if 'rel_pos' in name or 'attention_biases' in name:
+                param.normal_(std=std)
+    refresh_attention_biases(encoder)
+
+
+def measure(variant: str, num_images: int, repeats: int, device: str, peak: float,
+            fused: bool = False) -> Dict:
+    """One variant's row: GFLOP per image, seconds per image, GFLOP/s, fraction of peak.
+
+    With ``fused``, also stock vs fused seconds, the speed-up and the max abs
+    embedding difference; the speed figures are then the fused path's.
+    """
     torch.manual_seed(0)
     sam = build_sam(variant, pretrained=False).to(device).eval()
+    randomise_position_tables(sam.image_encoder)
     size = get_sam_variant(variant).img_size
     frames = torch.randn(num_images, 3, size, size, device=device)
-    seconds = seconds_per_image(sam.image_encoder, frames, repeats)
+    comparison = {}
+    if fused:
+        comparison = compare_fused_attention(sam.image_encoder, frames, repeats)
+        seconds = comparison['fused_seconds_per_image']
+    else:
+        seconds = seconds_per_image(sam.image_encoder, frames, repeats)
     gflops = encoder_flops(variant) / 1e9
     achieved = gflops / seconds
     return dict(variant=variant, img_size=size,
                 params_millions=sum(p.numel() for p in sam.image_encoder.parameters()) / 1e6,
                 gflops_per_image=gflops, seconds_per_image=seconds, achieved_gflops=achieved,
-                matmul_peak_gflops=peak, fraction_of_peak=achieved / peak)
+                matmul_peak_gflops=peak, fraction_of_peak=achieved / peak, **comparison)
 
 
 def table(rows: List[Dict]) -> PrettyTable:
+    fused = all('speedup_vs_stock' in row for row in rows)
+    extra = ['s / image (stock)', 'speed-up vs stock', 'max abs diff'] if fused else []
     out = PrettyTable(['encoder', 'frame (px)', 'params (M)', 'GFLOP / image', 's / image',
-                       'GFLOP/s', 'fraction of peak'])
+                       'GFLOP/s', 'fraction of peak'] + extra)
     for row in rows:
-        out.add_row([row['variant'], row['img_size'], f"{row['params_millions']:.2f}",
-                     f"{row['gflops_per_image']:.1f}", f"{row['seconds_per_image']:.3f}",
-                     f"{row['achieved_gflops']:.1f}", f"{row['fraction_of_peak']:.2f}"])
+        cells = [row['variant'], row['img_size'], f"{row['params_millions']:.2f}",
+                 f"{row['gflops_per_image']:.1f}", f"{row['seconds_per_image']:.3f}",
+                 f"{row['achieved_gflops']:.1f}", f"{row['fraction_of_peak']:.2f}"]
+        if fused:
+            cells += [f"{row['stock_seconds_per_image']:.3f}",
+                      f"{row['speedup_vs_stock']:.2f}x", f"{row['max_abs_diff']:.1e}"]
+        out.add_row(cells)
     return out
 
 
@@ -79,11 +118,11 @@ def main(argv: Optional[List[str]] = None) -> Dict:
         torch.set_num_threads(args.threads)
     load_before = load_average()
     peak = matmul_peak_gflops(args.device)
-    rows = [measure(name, args.num_images, args.repeats, args.device, peak)
+    rows = [measure(name, args.num_images, args.repeats, args.device, peak, args.fused)
             for name in args.variant]
     result = dict(rows=rows, matmul_peak_gflops=peak, load_average_before=load_before,
                   load_average_after=load_average(), machine=machine_info(args.device),
-                  num_images=args.num_images, repeats=args.repeats)
+                  num_images=args.num_images, repeats=args.repeats, fused=args.fused)
     printed = table(rows)
     printed.set_style(TableStyle.MARKDOWN)
     print(printed)

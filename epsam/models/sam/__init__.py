@@ -9,6 +9,7 @@ from .checkpoint import (SamCheckpointError, describe_sam_state_dict, identify_s
                          load_sam_checkpoint, read_sam_state_dict)
 from .embedding_cache import SamEmbeddingCache
 from .embedding_entry import CorruptCacheEntry, read_cache_entry, write_cache_entry
+from .fused_attention import fused_attention_enabled, use_fused_attention
 from .input_transform import SamInputTransform
 from .losses import BCEIoULoss, DiceIoULoss, soft_dice_loss, soft_iou_loss
 from .predictor import SamMaskPredictor, best_candidates, decode_masks, embed_prompts, unite_masks
@@ -24,5 +25,5 @@ __all__ = [
     'decode_masks', 'best_candidates', 'unite_masks', 'DiceIoULoss', 'BCEIoULoss', 'soft_dice_loss',
     'soft_iou_loss', 'SamTuningModel', 'SamEmbeddingCache', 'CorruptCacheEntry',
     'read_cache_entry', 'write_cache_entry', 'EncoderFingerprint', 'image_content_key',
-    'file_content_key', 'preprocess_signature'
+    'file_content_key', 'preprocess_signature', 'use_fused_attention', 'fused_attention_enabled'
 ]

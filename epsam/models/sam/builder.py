@@ -22,6 +22,7 @@ from torch import nn
 from epsam.registry import SAM_BUILDERS
 
 from .bundled_weights import BUNDLED_WEIGHTS, bundled_weights_path
+from .fused_attention import use_fused_attention
 from .tiny_vit import build_tiny_vit
 from .variants import SAM_VARIANTS, SamVariant, TinyViTSamVariant, ViTSamVariant, get_sam_variant
 
@@ -198,7 +199,7 @@ def sam_state_dict_shapes(variant: SamVariant) -> Dict[str, torch.Size]:
 
 
 def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, pretrained: bool = True,
-              **overrides) -> Sam:
+              fused_attention: bool = False, **overrides) -> Sam:
     """Build a SAM variant and load its weights.
 
     Args:
@@ -211,6 +212,10 @@ def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, pretrain
             initialisation (a stand-in, named as one in every report).
         pretrained: ``False`` keeps a random initialisation even where
             weights ship (for unit tests).
+        fused_attention: Run the encoder's attention through
+            ``scaled_dot_product_attention`` (see
+            :mod:`~epsam.models.sam.fused_attention`); same weights and
+            state dict, outputs within float rounding of stock.
         **overrides: Fields of the variant to change, e.g. ``img_size=512``.
 
     Returns:
@@ -228,6 +233,8 @@ def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, pretrain
     if overrides:
         spec = spec.replace(**overrides)
     sam = build_sam_from_variant(spec)
+    if fused_attention:
+        use_fused_attention(sam)
     weights = resolve_sam_weights(variant, checkpoint, pretrained)
     if weights.is_stand_in:
         return sam
@@ -249,13 +256,15 @@ def list_sam_variants() -> List[str]:
 
 def _make_variant_builder(name: str) -> Callable[..., Sam]:
 
-    def builder(checkpoint: Optional[str] = None, pretrained: bool = True, **overrides) -> Sam:
-        return build_sam(name, checkpoint=checkpoint, pretrained=pretrained, **overrides)
+    def builder(checkpoint: Optional[str] = None, pretrained: bool = True,
+                fused_attention: bool = False, **overrides) -> Sam:
+        return build_sam(name, checkpoint=checkpoint, pretrained=pretrained,
+                         fused_attention=fused_attention, **overrides)
 
     builder.__name__ = f'build_sam_{name}'
     builder.__qualname__ = builder.__name__
     builder.__doc__ = (f'Build SAM {name!r}; see :func:`build_sam` for the arguments '
-                       '``checkpoint``, ``pretrained`` and ``**overrides``.')
+                       '``checkpoint``, ``pretrained``, ``fused_attention`` and ``**overrides``.')
     return builder
 
 
