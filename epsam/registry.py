@@ -75,6 +75,9 @@ PROMPT_GENERATORS = Registry('prompt generator', scope=SCOPE, locations=['epsam.
 #: Accept or reject a SAM mask as a pseudo-label (IDS, IoU, ...).
 PSEUDO_LABEL_SELECTORS = Registry(
     'pseudo-label selector', scope=SCOPE, locations=['epsam.pseudo_labels'])
+#: Image-level labels from file names or tables (``CamelyonLabelParser``, ...).
+LABEL_PARSERS = Registry('label parser', scope=SCOPE,
+                         locations=['epsam.datasets.label_parsers'])
 
 
 def build_if_config(registry: Registry, cfg_or_obj: Any) -> Any:

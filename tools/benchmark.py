@@ -41,18 +41,17 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.benchmarking.harness import (FINAL_METRICS_FILE, BenchmarkFileError,  # noqa: E402
+import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
+from epsam.benchmarking.harness import (FINAL_METRICS_FILE, BenchmarkFileError,
                                         collect, format_table, load_mmseg_test_metrics,
                                         published_benchmark_rows, write_reports)
-from epsam.benchmarking.provenance import NO_SAM, sam_weights_of_config  # noqa: E402
-from epsam.benchmarking.seeds import SeedMismatchError, mean_over_seeds  # noqa: E402
-from epsam.utils.atomic_io import atomic_write_json  # noqa: E402
-from epsam.utils.cli import (DefaultsHelpFormatter, add_debug_argument,  # noqa: E402
+from epsam.benchmarking.provenance import NO_SAM, sam_weights_of_config
+from epsam.benchmarking.seeds import SeedMismatchError, mean_over_seeds
+from epsam.fileio.atomic_io import atomic_write_json
+from epsam.utils.cli import (DefaultsHelpFormatter, add_debug_argument,
                              report_user_error, run_tool)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 RUNNERS = ('pipeline', 'train_test', 'command')
 _PLACEHOLDER = re.compile(r'\{(python|repo|work_root|work_dir)(?::([^{}]+))?\}')

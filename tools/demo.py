@@ -15,17 +15,14 @@ Example::
 """
 import argparse
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.datasets.synthetic import generate_camelyon_like  # noqa: E402
-from epsam.pipeline import EPSAMPipeline  # noqa: E402
-from epsam.engine.config_utils import add_device_argument, default_device  # noqa: E402
-from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
-from mmengine.config import Config, DictAction  # noqa: E402
+import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
+from epsam.datasets.synthetic import generate_camelyon_like
+from epsam.pipeline import EPSAMPipeline
+from epsam.engine.config_utils import add_device_argument, default_device
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E501
+from mmengine.config import Config, DictAction
 
 # CAM masks at Otsu's threshold: EP-SAM's percentile recipe keeps about 80 % of
 # every patch, so its boxes are whole-patch boxes and the tuned SAM collapses to

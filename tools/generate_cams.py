@@ -17,37 +17,23 @@ refuses a second run into the same folder while this one writes.
 """
 import argparse
 import contextlib
-import copy
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-
-import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.cams.generation import generate_cams  # noqa: E402
-from epsam.datasets.errors import DatasetFilesError, EmptySplitError  # noqa: E402
-from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights  # noqa: E402
-from epsam.engine.config_utils import (add_device_argument, add_launch_arguments,  # noqa: E402
-                                       default_device, init_distributed, load_tool_config)
-from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
-from epsam.utils.work_dir_lock import WorkDirBusyError, WorkDirLock  # noqa: E402
-
-#: ``--cam-method`` choices -> CAM_METHODS type.
-CAM_METHOD_TYPES = {'cam': 'CAM', 'gradcam': 'GradCAM', 'gradcam++': 'GradCAMPlusPlus'}
-#: EP-SAM's defaults when a config has no ``cam_cfg``.
-DEFAULT_CAM_CFG = dict(
-    method=dict(type='TTACAM', cam_method=dict(type='CAM'), rotations=(0, 90, 180, 270),
-                hflip=False),
-    mask_maker=dict(type='PercentileMaskMaker', percentile=10, opening_kernel=21,
-                    kernel_reference_size=512),
-    batch_size=8,
-    only_positive=True,
-    label_source='label')
+import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
+from epsam.apis import init_model, load_config
+from epsam.cams.generation import generate_cams
+from epsam.cams.recipe import CAM_METHOD_TYPES, cam_recipe, split_dataset_config
+from epsam.engine.checkpoint_loading import CheckpointError
+from epsam.engine.config_utils import (add_device_argument, add_launch_arguments, default_device,
+                                       init_distributed)
+from epsam.fileio.errors import DatasetFilesError, EmptySplitError
+from epsam.registry import DATASETS
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool
+from epsam.utils.work_dir_lock import WorkDirBusyError, WorkDirLock
 
 
 def parse_args(argv=None):
@@ -84,63 +70,14 @@ def parse_args(argv=None):
 
 def cam_settings(cfg: Config, args) -> dict:
     """``cam_cfg`` of the config (or EP-SAM's defaults) with the command-line overrides."""
-    settings = copy.deepcopy(DEFAULT_CAM_CFG)
-    settings.update(copy.deepcopy(dict(cfg.get('cam_cfg', None) or {})))
-    method = settings['method']
-    method = method.to_dict() if hasattr(method, 'to_dict') else dict(method)
-    is_tta = method.get('type') == 'TTACAM'
-    inner = dict(method.get('cam_method', dict(type='CAM'))) if is_tta else method
-    if args.cam_method is not None:
-        layer = inner.get('layer')
-        inner = dict(type=CAM_METHOD_TYPES[args.cam_method])
-        if layer is not None:
-            inner['layer'] = layer
-    if args.no_tta:
-        method = inner
-    elif is_tta:
-        method['cam_method'] = inner
-    else:
-        method = inner
-    settings['method'] = method
-    if args.batch_size is not None:
-        settings['batch_size'] = args.batch_size
-    if args.label_source is not None:
-        settings['label_source'] = args.label_source
-    if args.all_images:
-        settings['only_positive'] = False
-    return settings
-
-
-def dataset_config(cfg: Config, split: str) -> dict:
-    """The split's dataset config with the test pipeline (no augmentation).
-
-    The train split keeps no annotation loader: its pixel labels are never read.
-    """
-    loader = cfg.get(f'{split}_dataloader', None)
-    if loader is None:
-        raise ToolError(f'{split}_dataloader: missing from the config; add it or choose '
-                        'another --split')
-    dataset = copy.deepcopy(loader['dataset'])
-    dataset = dataset.to_dict() if hasattr(dataset, 'to_dict') else dict(dataset)
-    if split == 'train':
-        test_loader = cfg.get('test_dataloader', None) or cfg.get('val_dataloader', None)
-        pipeline = cfg.get('test_pipeline', None) or test_loader['dataset']['pipeline']
-        dataset['pipeline'] = [dict(step) for step in pipeline
-                               if 'Annotations' not in str(dict(step).get('type', ''))]
-    return dataset
-
-
-def load_weights(model: torch.nn.Module, checkpoint: str) -> None:
-    """Load a checkpoint strictly and weights-only into ``model``; errors as one line."""
-    try:
-        load_model_weights(model, checkpoint, what='classifier')
-    except CheckpointError as err:
-        raise ToolError(str(err)) from None
+    return cam_recipe(cfg, cam_method=args.cam_method, no_tta=args.no_tta,
+                      batch_size=args.batch_size, label_source=args.label_source,
+                      all_images=args.all_images)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    cfg = load_tool_config(args.config, args.cfg_options, args.checkpoint)
+    cfg = load_config(args.config, args.cfg_options, args.checkpoint)
     init_default_scope(cfg.get('default_scope', 'epsam'))
     settings = cam_settings(cfg, args)
     try:
@@ -158,13 +95,18 @@ def generate(args, cfg: Config, settings: dict, rank: int, world_size: int) -> d
     """Build the dataset and model, write the CAMs of this rank; the summary (rank 0)."""
     device = default_device(args.device)
 
-    from epsam.registry import DATASETS, MODELS
     try:
-        dataset = DATASETS.build(dataset_config(cfg, args.split))
+        dataset_cfg = split_dataset_config(cfg, args.split)
+    except KeyError as err:
+        raise ToolError(err.args[0]) from None
+    try:
+        dataset = DATASETS.build(dataset_cfg)
     except (EmptySplitError, DatasetFilesError) as err:
         raise ToolError(f'the {args.split} split cannot be read: {err}') from None
-    model = MODELS.build(cfg.model)
-    load_weights(model, args.checkpoint)
+    try:
+        model = init_model(cfg, args.checkpoint, what='classifier')
+    except CheckpointError as err:
+        raise ToolError(str(err)) from None
     try:
         report = generate_cams(
             model, dataset, args.out, cam_method=settings['method'],

@@ -6,6 +6,8 @@ Example::
         configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py
     python tools/run_pipeline.py CONFIG --sam-checkpoint checkpoints/sam_vit_b_01ec64.pth \\
         --cfg-options sam.variant=vit_b
+    bash tools/dist_pipeline.sh CONFIG 4          # torchrun, 4 processes (GPUs or CPU/gloo)
+    bash tools/slurm_pipeline.sh PARTITION epsam CONFIG 8   # Slurm, 8 GPUs
 
 Every stage writes its own folder under the work dir; rerunning the same
 command after an interruption skips finished stages and finished items.
@@ -14,6 +16,10 @@ paths), the work dir is locked (``W/.epsam.lock``: a second run into it is
 refused), and finished stages made with other settings or data are refused
 with the changed items named; ``--restart-from STAGE`` redoes that stage and
 every later one (their old folders are moved aside to ``STAGE.old-{time}``).
+
+With ``--launcher pytorch|slurm|mpi`` every rank runs the pipeline: the
+trainings under DDP, CAMs, pseudo-labels and evaluation sharded by rank with
+the outputs of one process; rank 0 locks, checks and records (docs/distributed.md).
 """
 import argparse
 import os.path as osp
@@ -22,8 +28,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.engine.config_utils import (add_device_argument, default_device,  # noqa: E402
-                                       load_tool_config)
+from epsam.engine.config_utils import (add_device_argument, add_launcher_arguments,  # noqa: E402
+                                       default_device, export_local_rank, load_tool_config)
 from epsam.pipeline import USER_ERRORS, EPSAMPipeline  # noqa: E402
 from epsam.pipeline.stage_plan import STAGE_NAMES_HELP  # noqa: E402
 from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
@@ -45,8 +51,11 @@ def parse_args(argv=None):
     parser.add_argument('--restart-from', metavar='STAGE',
                         help='redo this stage and every later one; their old folders are '
                         f'moved aside to STAGE.old-TIME. Stages: {STAGE_NAMES_HELP}')
+    add_launcher_arguments(parser)
     add_debug_argument(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    export_local_rank(args)
+    return args
 
 
 def build_config(args) -> Config:
@@ -66,11 +75,17 @@ def main(argv=None) -> dict:
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     try:
         with explain_unknown_types():
-            result = EPSAMPipeline(cfg, work_dir, device=default_device(args.device),
-                                   restart_from=args.restart_from).run()
+            pipeline = EPSAMPipeline(cfg, work_dir, device=default_device(args.device),
+                                     restart_from=args.restart_from, launcher=args.launcher)
+            result = pipeline.run()
     except USER_ERRORS as err:
         raise ToolError(str(err)) from None
-    print(f"Results: {osp.join(work_dir, 'stage5_evaluation', 'results.md')}")
+    except ValueError as err:
+        if 'launcher' not in str(err):
+            raise
+        raise ToolError(str(err)) from None  # e.g. --launcher slurm without GPUs
+    if pipeline.ranks.is_main:
+        print(f"Results: {osp.join(work_dir, 'stage5_evaluation', 'results.md')}")
     return result
 
 

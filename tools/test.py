@@ -10,20 +10,18 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights  # noqa: E402
-from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
+import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
+from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights
+from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,
                                        export_local_rank, init_cpu_distributed,
                                        load_tool_config, resolve_work_dir)
-from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
-from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
-from epsam.visualization.show_results import (add_show_arguments,  # noqa: E402
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E501
+from epsam.utils.registry_hints import explain_unknown_types
+from epsam.visualization.show_results import (add_show_arguments,
                                               enable_visualization)
-from mmengine.config import Config  # noqa: E402
-from mmengine.model import is_model_wrapper  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.config import Config
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
 
 
 def parse_args(argv=None):

@@ -7,21 +7,17 @@ Example::
     torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,  # noqa: E402
+import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
+from epsam.engine.config_utils import (add_launch_arguments, apply_launcher,
                                        enable_amp, ensure_training_hooks, export_local_rank,
                                        init_cpu_distributed, load_tool_config,
                                        resolve_work_dir)
-from epsam.engine.hooks import NonFiniteLossError, NonFiniteWeightsError  # noqa: E402
-from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
-from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from epsam.engine.hooks import NonFiniteLossError, NonFiniteWeightsError
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E501
+from epsam.utils.registry_hints import explain_unknown_types
+from mmengine.config import Config
+from mmengine.runner import Runner
 
 
 def parse_args(argv=None):

@@ -12,7 +12,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from epsam.models.sam.builder import build_sam_from_variant
+from epsam.models.sam.architecture import build_sam_from_variant
 from epsam.models.sam.variants import get_sam_variant
 
 __all__ = ['encoder_flops', 'matmul_peak_gflops', 'seconds_per_image', 'compare_fused_attention',

@@ -29,6 +29,8 @@ from typing import Dict, List, Optional, Sequence
 
 from prettytable import PrettyTable
 
+from epsam.utils.errors import UserError
+
 from .charts import plot_rows
 from .provenance import dataset_of_config, method_of_config, sam_weights_of_config
 from .published import canonical_dataset, published_rows
@@ -50,7 +52,7 @@ _HEADLINE_METRICS = ('mIoU', 'IoU', 'Dice')
 PER_IMAGE_PROTOCOL = 'per-image foreground Dice/IoU'
 
 
-class BenchmarkFileError(ValueError):
+class BenchmarkFileError(UserError, ValueError):
     """A results file or work dir that cannot be read, naming it and the problem."""
 
     def __init__(self, path: str, reason: str) -> None:

@@ -10,6 +10,9 @@ Every row names its SAM weights in one short form (``sam_weights``):
 import os.path as osp
 from typing import Optional, Tuple
 
+from epsam.fileio.fingerprints import file_sha256
+from epsam.models.sam.builder import resolve_sam_weights
+
 from .published import canonical_dataset
 
 __all__ = ['NO_SAM', 'SHA_PREFIX', 'weights_label', 'sam_weights_of_config',
@@ -32,7 +35,6 @@ def weights_label(weights, variant: str = '') -> str:
         return f'stand-in (random {variant})' if variant else 'stand-in (random)'
     sha = weights.sha256
     if sha is None and osp.isfile(weights.path):
-        from epsam.utils.file_hash import file_sha256
         sha = file_sha256(weights.path)
     return weights.description + (f', sha256 {sha[:SHA_PREFIX]}' if sha else
                                   ', sha256 unknown (file not found)')
@@ -44,7 +46,6 @@ def sam_weights_of_config(cfg) -> Tuple[Optional[str], bool]:
     sam = cfg.get('model', {}).get('sam') if cfg is not None else None
     if sam is None:
         return None, False
-    from epsam.models.sam.builder import resolve_sam_weights
     variant = sam.get('variant', 'vit_b')
     weights = resolve_sam_weights(variant, sam.get('checkpoint'), sam.get('pretrained', True))
     return weights_label(weights, variant), weights.is_stand_in

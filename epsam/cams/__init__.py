@@ -1,6 +1,7 @@
 """Class activation maps: CAM methods, test-time augmentation and initial-mask makers."""
+from epsam.models.classifiers.cam_postprocess import minmax_normalize, postprocess_cam
+
 from .cam import CAM
-from .cam_utils import minmax_normalize, postprocess_cam
 from .grad_cam import GradCAM, GradCAMPlusPlus
 from .mask_makers import (BinaryMaskMaker, FixedThresholdMaskMaker, OtsuMaskMaker,
                           PercentileMaskMaker, otsu_threshold)

@@ -3,7 +3,7 @@
 Layout of ``out_dir`` (see docs/architecture.md, "Stage outputs on disk"):
 
 - ``cams/{stem}.npz`` and ``masks/{stem}.png``: written with
-  :mod:`epsam.pseudo_labels.cam_store` for every item that gets a mask;
+  :mod:`epsam.fileio.cam_store` for every item that gets a mask;
 - ``records/{stem}.json``: one record per processed item (``status``
   ``'masked'`` or ``'negative'``, scores, label, empty-CAM / empty-mask
   flags), written after the item's files, so a record marks a finished item;
@@ -19,7 +19,7 @@ import os
 import os.path as osp
 from typing import Dict, Optional, Sequence
 
-from epsam.utils.item_folder import ItemFolder
+from epsam.fileio.item_folder import ItemFolder
 
 __all__ = ['MASKED', 'NEGATIVE', 'CAM_STATUSES', 'CamFolder']
 

@@ -3,7 +3,7 @@
 :func:`generate_cams` runs a trained :class:`~epsam.models.classifiers.CAMClassifier`
 over a dataset and writes, per item, ``cams/{stem}.npz`` and
 ``masks/{stem}.png`` (the contract of docs/architecture.md, through
-:mod:`epsam.pseudo_labels.cam_store`), a record, and ``summary.json`` last
+:mod:`epsam.fileio.cam_store`), a record, and ``summary.json`` last
 (see :class:`~epsam.cams.cam_folder.CamFolder`).
 
 Reproducible: items are processed in fixed batches, ``work[i:i + batch_size]``
@@ -26,12 +26,13 @@ import torch
 from mmengine.dataset import pseudo_collate
 from torch import Tensor, nn
 
-from epsam.pseudo_labels.items import file_stem
+from epsam.fileio.fingerprints import weights_fingerprint
+from epsam.fileio.items import file_stem
 from epsam.utils.progress import progress_bar
 
+from .batch_compute import (build_cam_method, build_mask_maker, compute_cams_and_logits,
+                            describe_component)
 from .cam_folder import CamFolder
-from .generation_utils import (build_cam_method, build_mask_maker, compute_cams_and_logits,
-                               describe_component, weights_fingerprint)
 from .item_writer import CamItemWriter
 
 __all__ = ['CamGenerationReport', 'generate_cams', 'LABEL_SOURCES']

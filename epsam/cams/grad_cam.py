@@ -4,10 +4,10 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from epsam.models.classifiers.cam_postprocess import postprocess_cam
 from epsam.registry import CAM_METHODS
 
 from .cam import CAM, check_model_inputs
-from .cam_utils import postprocess_cam
 
 
 @CAM_METHODS.register_module()

@@ -16,10 +16,11 @@ import numpy as np
 import torch.nn.functional as F
 from torch import Tensor
 
-from epsam.pseudo_labels.cam_store import quantise_cam, save_cam, save_label_png
+from epsam.fileio.cam_store import quantise_cam, save_cam, save_label_png
+from epsam.visualization.cam_grid import make_cam_grid, save_picture
 
+from .batch_compute import image_hwc, make_mask
 from .cam_folder import MASKED, NEGATIVE, CamFolder
-from .generation_utils import image_hwc, make_mask
 
 __all__ = ['CamItemWriter', 'has_foreground']
 
@@ -132,7 +133,6 @@ class CamItemWriter:
         return cam_values, make_mask(self.mask_maker, cam_values, label, image, img_path), image
 
     def _visualize(self, stem, image, cam_values, mask, sample, scores) -> None:
-        from epsam.visualization.cam_grid import make_cam_grid, save_picture
         gt = None
         if 'gt_sem_seg' in sample:
             gt = sample.gt_sem_seg.data.detach().cpu().numpy()[0].astype(np.uint8)

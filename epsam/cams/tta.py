@@ -4,9 +4,8 @@ from typing import Callable, List, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from epsam.models.classifiers.cam_postprocess import minmax_normalize
 from epsam.registry import CAM_METHODS, build_if_config
-
-from .cam_utils import minmax_normalize
 
 CAMFunction = Callable[[nn.Module, Tensor], Tensor]
 

@@ -1,11 +1,12 @@
 """Patch-level datasets, the pseudo-label dataset and the synthetic generator."""
 import mmseg.datasets  # noqa: F401  (fills the parent registries)
 
+from epsam.fileio.errors import (DatasetFilesError, EmptySplitError, FileProblem, LabelParseError,
+                                 NoPositivePatchError, PatchFileError)
+
 from .bcss_wsss import BCSSWSSSDataset
 from .camelyon import CamelyonPatchDataset
 from .csv_patch import CSVPatchDataset
-from .errors import (DatasetFilesError, EmptySplitError, FileProblem, LabelParseError,
-                     NoPositivePatchError, PatchFileError)
 from .label_parsers import (LABEL_PARSERS, BaseLabelParser, BCSSLabelParser, BracketLabelParser,
                             CamelyonLabelParser, CSVLabelParser, LUADHistoSegLabelParser,
                             WSSS4LUADLabelParser, build_label_parser)

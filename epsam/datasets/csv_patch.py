@@ -2,9 +2,9 @@
 import os.path as osp
 from typing import List, Optional, Tuple
 
+from epsam.fileio.errors import FileProblem
 from epsam.registry import DATASETS
 
-from .errors import FileProblem
 from .label_parsers import BaseLabelParser, CSVLabelParser
 from .patch_dataset import PatchClassificationDataset
 

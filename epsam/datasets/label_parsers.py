@@ -12,13 +12,9 @@ import re
 from typing import Dict, List, Optional, Sequence
 
 import mmengine.fileio as fileio
-from mmengine.registry import Registry
 
-from .errors import LabelParseError
-
-#: Label parsers by name (``CamelyonLabelParser``, ``BCSSLabelParser``, ...).
-LABEL_PARSERS = Registry('label parser', scope='epsam',
-                         locations=['epsam.datasets.label_parsers'])
+from epsam.fileio.errors import LabelParseError
+from epsam.registry import LABEL_PARSERS
 
 __all__ = [
     'LABEL_PARSERS', 'LabelParseError', 'BaseLabelParser', 'CamelyonLabelParser',

@@ -4,12 +4,12 @@ from typing import List, Optional, Tuple, Union
 
 from mmseg.datasets import BaseSegDataset
 
+from epsam.fileio.errors import (DatasetFilesError, EmptySplitError, FileProblem,
+                                 NoPositivePatchError, PatchFileError)
+from epsam.fileio.patch_io import labels_from_mask, list_split_files, read_patch_mask
 from epsam.registry import DATASETS
 
-from .errors import (DatasetFilesError, EmptySplitError, FileProblem, NoPositivePatchError,
-                     PatchFileError)
 from .label_parsers import BaseLabelParser, build_label_parser
-from .patch_io import labels_from_mask, list_split_files, read_patch_mask
 
 LABEL_SOURCES = ('filename', 'mask', 'none')
 

@@ -5,11 +5,11 @@ from typing import List, Optional, Tuple, Union
 
 from mmseg.datasets import BaseSegDataset
 
+from epsam.fileio.errors import DatasetFilesError, FileProblem, PatchFileError
+from epsam.fileio.patch_io import list_split_files
 from epsam.registry import DATASETS
 
-from .errors import DatasetFilesError, FileProblem, PatchFileError
 from .label_parsers import BaseLabelParser, build_label_parser
-from .patch_io import list_split_files
 
 _METAINFO_KEYS = ('classes', 'palette', 'cls_classes', 'background_index')
 

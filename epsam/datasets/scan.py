@@ -5,10 +5,9 @@ from typing import List, Optional, Tuple, Union
 
 from mmengine.config import Config, ConfigDict
 
+from epsam.fileio.errors import DatasetFilesError, FileProblem, PatchFileError, format_problems
+from epsam.fileio.patch_io import check_mask_size, read_patch_image, read_patch_mask
 from epsam.registry import DATASETS
-
-from .errors import DatasetFilesError, FileProblem, PatchFileError, format_problems
-from .patch_io import check_mask_size, read_patch_image, read_patch_mask
 
 
 @dataclass
@@ -83,7 +82,7 @@ def scan_dataset(dataset_or_cfg: DatasetOrCfg,
     unreadable / truncated / empty / grayscale / 16-bit / transparent images,
     masks that cannot be decoded, masks with values outside the classes,
     masks whose size differs from their image and masks without an image. Paths
-    the listing leaves out (see :mod:`epsam.datasets.listing`) are listed in
+    the listing leaves out (see :mod:`epsam.fileio.listing`) are listed in
     ``skipped``.
 
     Args:

@@ -11,7 +11,7 @@ from typing import Union
 
 from mmengine.fileio import LocalBackend, register_backend
 
-from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_text
+from epsam.fileio.atomic_io import atomic_write_bytes, atomic_write_text
 
 ATOMIC_BACKEND = 'epsam_atomic_local'
 

@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Mapping, Optional
 import torch
 from torch import nn
 
+from epsam.utils.errors import UserError
+
 __all__ = [
     'CheckpointError', 'UnsafeEnvironmentError', 'UNSAFE_ENVIRONMENT_VARIABLE',
     'check_torch_load_environment', 'read_checkpoint', 'checkpoint_state_dict',
@@ -34,11 +36,11 @@ _TRUE = ('1', 'y', 'yes', 'true')
 _EXAMPLES = 3
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint is missing, unreadable, unsafe, or does not fit the model."""
 
 
-class UnsafeEnvironmentError(RuntimeError):
+class UnsafeEnvironmentError(UserError, RuntimeError):
     """The environment asks torch to run pickled code from checkpoints."""
 
 

@@ -7,6 +7,10 @@ from typing import Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
+from epsam.utils.cli import ToolError
+
+from .atomic_backend import ATOMIC_BACKEND
+
 SAFE_CHECKPOINT_HOOK = 'WeightsOnlyCheckpointHook'
 NAN_GUARD_HOOK = 'NaNGuardHook'
 TRAIN_TIME_HOOK = 'TrainTimeHook'
@@ -27,7 +31,6 @@ def load_tool_config(config: str, cfg_options: Optional[dict] = None,
         ToolError: The config or the checkpoint file does not exist (the
             message names it).
     """
-    from epsam.utils.cli import ToolError
     for path, what in ((config, 'config'), (checkpoint, 'checkpoint')):
         if path is not None and not osp.isfile(path):
             raise ToolError(f'{path}: {what} file not found; check the path')
@@ -58,7 +61,6 @@ def ensure_safe_checkpoint_hook(cfg: Config) -> Config:
             and checkpoint_hook.get('file_client_args') is None
             and checkpoint_hook.get('out_dir') is None):
         # Local checkpoints are written atomically (epsam.engine.atomic_backend).
-        from .atomic_backend import ATOMIC_BACKEND
         checkpoint_hook['backend_args'] = dict(backend=ATOMIC_BACKEND)
     return cfg
 

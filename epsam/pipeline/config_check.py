@@ -32,6 +32,8 @@ from typing import Any, Iterator, List, Optional, Set
 
 from mmengine.config import Config
 
+from epsam.utils.errors import UserError
+
 from .fingerprints import jsonable
 
 __all__ = ['TASKS', 'PIPELINE_KEYS', 'MMENGINE_KEYS', 'PipelineConfigError',
@@ -55,7 +57,7 @@ TYPO_CUTOFF = 0.8
 SUGGEST_CUTOFF = 0.6
 
 
-class PipelineConfigError(ValueError):
+class PipelineConfigError(UserError, ValueError):
     """The pipeline config has problems; the message lists them, one per line.
 
     Args:

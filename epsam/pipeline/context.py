@@ -1,12 +1,14 @@
 """What every pipeline stage needs: the config, folders, data splits, SAM settings."""
 import os.path as osp
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 from mmengine.config import Config
 
-from epsam.models.sam.builder import SamWeights, describe_weights, resolve_sam_weights
+from epsam.models.sam.architecture import SamWeights
+from epsam.models.sam.builder import describe_weights, resolve_sam_weights
 
+from .distributed import PipelineRanks
 from .ledger import StageLedger
 
 STAND_IN_NOTE = ('SAM weights: randomly initialised stand-in ({variant} variant), NOT a '
@@ -22,11 +24,13 @@ class PipelineContext:
         cfg: The pipeline config (see ``configs/epsam/epsam_*.py``).
         work_dir: Root of every stage's folder.
         device: Where models run (``'cpu'`` or ``'cuda'``).
+        ranks: This process's rank among the pipeline's processes (one by default).
     """
 
     cfg: Config
     work_dir: str
     device: str = 'cpu'
+    ranks: PipelineRanks = field(default_factory=PipelineRanks)
 
     def __post_init__(self) -> None:
         self.ledger = StageLedger(self.work_dir)

@@ -19,11 +19,11 @@ import torch
 from mmengine.logging import print_log
 
 from epsam.cams.mask_makers import OtsuMaskMaker
-from epsam.datasets.patch_io import read_patch_mask
 from epsam.evaluation.metrics.functional import dice_iou_per_image
+from epsam.fileio.cam_store import load_cam, load_label_png
+from epsam.fileio.items import PseudoLabelItem, items_from_cam_dir
+from epsam.fileio.patch_io import read_patch_mask
 from epsam.pseudo_labels import PseudoLabelGenerator
-from epsam.pseudo_labels.cam_store import load_cam, load_label_png
-from epsam.pseudo_labels.items import PseudoLabelItem, items_from_cam_dir
 
 from .context import PipelineContext
 from .stages import CAM_STAGE, classifier_config, load_inference_sam
@@ -52,14 +52,33 @@ def score_masks(predictions: Dict[str, Optional[np.ndarray]],
         least :data:`WHOLE_PATCH_FRACTION` of their patch) and
         ``mean_foreground`` (mean fraction of the patch predicted, percent).
     """
-    dices, ious, fractions = [], [], []
+    return summarise_scores(per_image_scores(predictions, truths), list(truths))
+
+
+def per_image_scores(predictions: Dict[str, Optional[np.ndarray]],
+                     truths: Dict[str, np.ndarray]) -> Dict[str, Tuple[float, float, float]]:
+    """``stem -> (dice, iou, predicted fraction)`` of every image of ``truths``.
+
+    A missing prediction counts as an empty mask. Each image's numbers depend
+    on that image alone, so shards of a split score their images apart.
+    """
+    scores = {}
     for stem, truth in truths.items():
         pred = predictions.get(stem)
         pred = np.zeros_like(truth) if pred is None else pred
         dice, iou = dice_iou_per_image(torch.from_numpy(pred), torch.from_numpy(truth))
-        dices.append(dice)
-        ious.append(iou)
-        fractions.append(float(np.mean(pred)))
+        scores[stem] = (float(dice), float(iou), float(np.mean(pred)))
+    return scores
+
+
+def summarise_scores(scores: Dict[str, Tuple[float, float, float]],
+                     stems: Sequence[str]) -> Dict[str, float]:
+    """:func:`score_masks`'s numbers from per-image scores, summed in ``stems``' order.
+
+    The order is fixed (the split's item order), so scores gathered from any
+    number of shards give the same bits as one process.
+    """
+    dices, ious, fractions = zip(*(scores[stem] for stem in stems))
     return dict(dice=100 * float(np.mean(dices)), iou=100 * float(np.mean(ious)),
                 whole_patch_masks=int(sum(f >= WHOLE_PATCH_FRACTION for f in fractions)),
                 mean_foreground=100 * float(np.mean(fractions)))
@@ -129,8 +148,21 @@ def sam_masks(ctx: PipelineContext, checkpoint: Optional[str],
     return masks, time.time() - start
 
 
+def _merged_scores(ctx: PipelineContext, scores: Dict, stems: Sequence[str]) -> Dict:
+    """Every rank's per-image scores of one row, summarised in the split's order."""
+    merged: Dict = {}
+    for part in ctx.ranks.gather(scores):
+        merged.update(part)
+    return summarise_scores(merged, stems)
+
+
 def evaluate_models(ctx: PipelineContext, tuned: Sequence[Tuple[str, str, float]]) -> Dict:
     """Score every model of the run on the test split.
+
+    Under a launcher each rank predicts and scores its batches of the split
+    (:meth:`~.distributed.PipelineRanks.shard`); the per-image scores of every
+    rank are merged in the split's order, so every rank returns the numbers
+    of one process.
 
     Args:
         ctx: The pipeline context.
@@ -144,19 +176,23 @@ def evaluate_models(ctx: PipelineContext, tuned: Sequence[Tuple[str, str, float]
     if not items:
         raise RuntimeError(f'no positive {split} patch has a CAM mask: nothing to evaluate '
                            f'(see {osp.join(ctx.stage_dir(CAM_STAGE), split)}/summary.json)')
-    truths = {item.stem: ground_truth(ctx, split, item.stem) for item in items}
+    stems = [item.stem for item in items]
+    mine = ctx.ranks.shard(items, ctx.cfg.evaluation.get('batch_size', 4))
+    truths = {item.stem: ground_truth(ctx, split, item.stem) for item in mine}
     rows = []
     cam_seconds = ctx.ledger.record(CAM_STAGE)['seconds']
-    for name, masks in baseline_masks(ctx, items, truths):
+    for name, masks in baseline_masks(ctx, mine, truths):
         rows.append(dict(method=name, baseline=True, train_seconds=0.0,
                          infer_seconds=cam_seconds if name.startswith('CAM') else 0.0,
-                         **score_masks(masks, truths)))
+                         **_merged_scores(ctx, per_image_scores(masks, truths), stems)))
     for name, checkpoint, train_seconds in [('SAM + CAM prompts, untuned', None, 0.0), *tuned]:
-        masks, seconds = sam_masks(ctx, checkpoint, items)
+        masks, seconds = sam_masks(ctx, checkpoint, mine)
+        seconds = max(ctx.ranks.gather(seconds))  # the slowest rank's wall time
         row = dict(method=name, train_seconds=train_seconds, infer_seconds=seconds,
-                   checkpoint=checkpoint, **score_masks(masks, truths))
+                   checkpoint=checkpoint,
+                   **_merged_scores(ctx, per_image_scores(masks, truths), stems))
         row['collapsed'] = collapsed(row, len(items))
-        if row['collapsed']:
+        if row['collapsed'] and ctx.ranks.is_main:
             print_log(f'[pipeline] COLLAPSE: {name} predicts at least '
                       f'{WHOLE_PATCH_FRACTION:.0%} of the patch on {row["whole_patch_masks"]} '
                       f'of {len(items)} test images (Dice {row["dice"]:.2f} vs whole patch '

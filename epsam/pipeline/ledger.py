@@ -3,7 +3,7 @@ import json
 import os.path as osp
 from typing import Any, Dict, Optional
 
-from epsam.utils.atomic_io import atomic_write_json
+from epsam.fileio.atomic_io import atomic_write_json
 
 DONE_FILE = 'stage_done.json'
 #: Written when a stage starts: the fingerprint its items are made from.

@@ -16,10 +16,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from epsam.datasets.patch_io import read_patch_mask
 from epsam.evaluation.metrics.functional import confusion_matrix
 from epsam.evaluation.metrics.wsss_iou import PROTOCOLS, WSSSIoUMetric
-from epsam.pseudo_labels.cam_store import load_label_png
+from epsam.fileio.cam_store import load_label_png
+from epsam.fileio.patch_io import read_patch_mask
 
 from .context import PipelineContext
 from .multiclass_labelling import class_items_from_cam_dir

@@ -21,9 +21,9 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from epsam.datasets.patch_io import read_patch_image
-from epsam.pseudo_labels.cam_store import load_cam, load_label_png
-from epsam.pseudo_labels.items import PseudoLabelItem, item_rng, items_from_cam_dir
+from epsam.fileio.cam_store import load_cam, load_label_png
+from epsam.fileio.items import PseudoLabelItem, item_rng, items_from_cam_dir
+from epsam.fileio.patch_io import read_patch_image
 from epsam.pseudo_labels.multiclass import merge_class_masks
 from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
 from epsam.registry import PSEUDO_LABEL_SELECTORS, build_if_config

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional
 from prettytable import PrettyTable
 
 from epsam.benchmarking.memory import peak_rss_bytes
-from epsam.utils.atomic_io import atomic_write_json
+from epsam.fileio.atomic_io import atomic_write_json
 
 from .context import PipelineContext
 from .report import as_sentences, sam_label, selection_note, write_record_files

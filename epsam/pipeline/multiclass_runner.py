@@ -29,10 +29,10 @@ from epsam.registry import MODELS
 
 from . import multiclass_stages as mc
 from . import stages
-from .mm_runs import load_stage_config
 from .multiclass_evaluation import evaluate_class_maps
 from .multiclass_report import write_class_results
 from .stage_plan import EVALUATION_STAGE
+from .stage_training import load_stage_config
 from .stages import CAM_STAGE, CLASSIFIER_STAGE, pseudo_label_stage, sam_tuning_stage
 
 
@@ -63,7 +63,9 @@ def run_multiclass(pipeline) -> Dict:
                   level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
     classifier = pipeline.run_stage(CLASSIFIER_STAGE,
                                     lambda: stages.train_or_reuse_classifier(ctx))
-    pipeline.run_stage(CAM_STAGE, lambda: mc.generate_class_cams(ctx))
+    # Under a launcher the multi-class CAMs, pseudo-labels and evaluation run on
+    # rank 0 (the others wait); its trainings run under DDP on every rank.
+    pipeline.run_stage(CAM_STAGE, lambda: mc.generate_class_cams(ctx), every_rank=False)
     tuned: List[Tuple[str, str, float]] = []
     if use_sam:
         initial = f'{ctx.stage_dir(CAM_STAGE)}/{ctx.cfg.train_split}/masks'
@@ -75,7 +77,7 @@ def run_multiclass(pipeline) -> Dict:
             previous, spent = tuned[-1][1], tuned[-1][2]
             pseudo = pipeline.run_stage(
                 pseudo_label_stage(iteration),
-                lambda: mc.make_class_pseudo_labels(ctx, iteration, previous))
+                lambda: mc.make_class_pseudo_labels(ctx, iteration, previous), every_rank=False)
             if not pseudo['counts'].get('kept', 0):
                 print_log(f'[pipeline] iteration {iteration}: no image kept a class mask '
                           f'({pseudo["counts"]}); SAM is not re-trained', logger=log,
@@ -104,6 +106,6 @@ def run_multiclass(pipeline) -> Dict:
         record['seconds'] = time.time() - start
         return record
 
-    evaluation = pipeline.run_stage(EVALUATION_STAGE, evaluate)
+    evaluation = pipeline.run_stage(EVALUATION_STAGE, evaluate, every_rank=False)
     print_log('\n' + evaluation['table'], logger=log)
     return evaluation

@@ -26,15 +26,14 @@ from mmengine.registry import DefaultScope
 
 from epsam.engine.checkpoint_loading import load_model_weights
 from epsam.engine.hooks import read_train_seconds
-from epsam.pseudo_labels.cam_store import load_label_png, save_label_png
+from epsam.fileio.atomic_io import atomic_write_json
+from epsam.fileio.cam_store import load_label_png, save_label_png
 from epsam.registry import DATASETS, MODELS
-from epsam.utils.atomic_io import atomic_write_json
 
 from .context import PipelineContext
-from .mm_runs import train_in_work_dir
 from .multiclass_labelling import ClassMapLabeller, class_items_from_cam_dir
 from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config, load_inference_sam,
-                     pseudo_label_stage, sam_tuning_config, sam_tuning_stage)
+                     pseudo_label_stage, sam_tuning_config, sam_tuning_stage, train_stage)
 
 #: ``split_labels`` value -> (dataset ``label_from``, ``generate_cams`` label_source).
 LABEL_MODES = {'filename': ('filename', 'label'), 'mask': ('mask', 'label'),
@@ -80,10 +79,12 @@ def generate_class_cams(ctx: PipelineContext) -> Dict:
         for split in ctx.cfg.cam_splits:
             label_from, label_source = LABEL_MODES[split_label_mode(ctx, split)]
             dataset_cfg = cfg.test_dataloader.dataset.copy()
-            dataset_cfg.update(data_root=ctx.data_root, data_prefix=ctx.split_prefix(split),
-                               require_masks=False, label_from=label_from,
+            dataset_cfg.update(data_root=ctx.data_root, require_masks=False,
+                               label_from=label_from,
                                pipeline=[dict(type='LoadPatchImage'),
                                          dict(type='PackPatchInputs')])
+            # Assigned, not merged (see stages.generate_split_cams).
+            dataset_cfg['data_prefix'] = ctx.split_prefix(split)
             report = generate_cams(
                 model, DATASETS.build(dataset_cfg), osp.join(ctx.stage_dir(CAM_STAGE), split),
                 cam_method=cams.method, mask_maker=cams.mask_maker,
@@ -154,15 +155,18 @@ def tune_sam_on_class_maps(ctx: PipelineContext, iteration: int, class_map_dir: 
     stage = sam_tuning_stage(iteration)
     meta = dataset_metainfo(ctx)
     target_dir = osp.join(ctx.stage_dir(stage), 'targets')
-    count = expand_class_targets(ctx.image_dir(ctx.cfg.train_split), class_map_dir, target_dir,
-                                 len(meta['cls_classes']))
+    # Rank 0 writes the targets; every rank then trains on them (DDP under a launcher).
+    count = ctx.ranks.gather(ctx.ranks.on_main(lambda: expand_class_targets(
+        ctx.image_dir(ctx.cfg.train_split), class_map_dir, target_dir,
+        len(meta['cls_classes']))))[0]
     if count == 0:
         raise RuntimeError(f'no class map in {class_map_dir} holds a tissue class: nothing to '
                            'tune SAM on')
     cfg = sam_tuning_config(ctx, osp.join(target_dir, 'masks'))
     cfg.train_dataloader.dataset.img_dir = osp.abspath(osp.join(target_dir, 'images'))
-    checkpoint = train_in_work_dir(cfg, ctx.stage_dir(stage), stage)
-    cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
+    checkpoint = train_stage(ctx, cfg, stage)
+    if ctx.ranks.is_main:
+        cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
     selection = ('best val Dice (GROUND-TRUTH PIXEL LABELS)'
                  if ctx.uses_pixel_labels_for_selection else 'last epoch (no pixel labels)')
     seconds = read_train_seconds(ctx.stage_dir(stage), time.time() - start)  # resumes summed

@@ -9,8 +9,8 @@ import torch
 from prettytable import PrettyTable, TableStyle
 
 from epsam.evaluation.metrics.functional import dice_iou_per_image
-from epsam.pseudo_labels.cam_store import load_cam, load_label_png
-from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from epsam.fileio.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from epsam.fileio.cam_store import load_cam, load_label_png
 from epsam.visualization.panels import cam_heatmap, draw_prompts, mask_overlay, panel_grid
 
 from .context import PipelineContext

@@ -4,7 +4,7 @@ import logging
 import os
 import os.path as osp
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
@@ -15,6 +15,7 @@ from epsam.utils.work_dir_lock import WorkDirLock
 from . import stages
 from .config_check import TASKS, validate_pipeline_config
 from .context import PipelineContext
+from .distributed import PipelineRanks
 from .evaluation import evaluate_models, evaluation_items
 from .fingerprints import Fingerprint
 from .report import write_picture_grids, write_results
@@ -65,11 +66,18 @@ class EPSAMPipeline:
         device: ``'cpu'`` or ``'cuda'``.
         restart_from: Redo this stage and every later one (their folders are
             moved aside to ``{stage}.old-{time}``), e.g. ``'stage2_cams'``.
+        launcher: ``'none'`` (one process) or the launcher of this process
+            (``'pytorch'``, ``'slurm'``, ``'mpi'``); every rank then runs this
+            pipeline (see :mod:`.distributed`): trainings under DDP, CAMs,
+            pseudo-labels and evaluation sharded by rank, the lock, the checks,
+            the reports and the stage records on rank 0.
     """
 
     def __init__(self, cfg: Config, work_dir: str, device: str = 'cpu',
-                 restart_from: Optional[str] = None) -> None:
-        self.ctx = PipelineContext(cfg, work_dir, device)
+                 restart_from: Optional[str] = None, launcher: str = 'none') -> None:
+        # Before the logger: with a process group, only rank 0 writes its file.
+        self.ranks = PipelineRanks.start(launcher)
+        self.ctx = PipelineContext(cfg, work_dir, device, self.ranks)
         self.restart_from = restart_from
         self.plan: Optional[Dict[str, Fingerprint]] = None
         self.clock: Optional[StageClock] = None
@@ -84,13 +92,17 @@ class EPSAMPipeline:
     def iterations(self) -> int:
         return int(self.ctx.cfg.get('iterations', 3))
 
-    def run_stage(self, stage: str, fn: Callable[[], Dict]) -> Dict:
+    def run_stage(self, stage: str, fn: Callable[[], Dict], every_rank: bool = True) -> Dict:
         """Run ``fn`` as ``stage`` unless it finished earlier; return the stage's record.
 
         The log says which step of the plan it is, how long it took and about
         how long the remaining steps should take (:class:`~.stage_clock.StageClock`).
+        Under a launcher ``fn`` runs on every rank (its training under DDP,
+        its items sharded; rank 0's result is the record), or on rank 0 alone
+        with ``every_rank=False``; rank 0 alone writes the stage's records,
+        and no rank leaves before they are written.
         """
-        ledger = self.ctx.ledger
+        ledger, ranks = self.ctx.ledger, self.ranks
         clock = self.clock or StageClock([], lambda _: None)
         step = clock.step(stage)
         if ledger.is_done(stage):
@@ -98,19 +110,24 @@ class EPSAMPipeline:
             return ledger.record(stage)
         print_log(f'[pipeline] {step}: running', logger=self.logger)
         fingerprint = (self.plan or {}).get(stage)
-        if fingerprint is not None:
+        if fingerprint is not None and ranks.is_main:
             ledger.mark_started(stage, dict(fingerprint=fingerprint.to_record()))
         start = time.time()
-        record = fn()
-        if fingerprint is not None:
-            record = dict(record, fingerprint=fingerprint.to_record())
-        ledger.mark_done(stage, record)
-        seconds = record.get('seconds', time.time() - start)
-        clock.finished(stage, seconds)
-        left = clock.remaining(stage)
-        print_log(f'[pipeline] {step}: finished in {format_duration(seconds)}'
-                  + (f'; {left}' if left else ''), logger=self.logger)
-        return record
+        record = fn() if every_rank else ranks.on_main(fn)
+
+        def finish() -> Dict:
+            done = record if fingerprint is None else dict(
+                record, fingerprint=fingerprint.to_record())
+            ledger.mark_done(stage, done)
+            seconds = done.get('seconds', time.time() - start)
+            clock.finished(stage, seconds)
+            left = clock.remaining(stage)
+            print_log(f'[pipeline] {step}: finished in {format_duration(seconds)}'
+                      + (f'; {left}' if left else ''), logger=self.logger)
+            return done
+
+        done = ranks.on_main(finish)
+        return done if ranks.is_main else ledger.record(stage)
 
     def skip_stage(self, stage: str, reason: str) -> None:
         """Log that a planned stage does not run in this protocol (and count it as done)."""
@@ -134,25 +151,33 @@ class EPSAMPipeline:
         """
         ctx = self.ctx
         validate_pipeline_config(ctx.cfg)
-        with WorkDirLock(ctx.work_dir, warn=self._warn):
-            self.plan = plan_stages(ctx, self.iterations)
-            self.clock = StageClock(self.plan, lambda stage: (ctx.ledger.record(stage) or {})
-                                    .get('seconds') if ctx.ledger.is_done(stage) else None)
-            # The stages kept are checked before anything is moved aside.
-            unchecked = check_fingerprints(ctx.ledger, self.plan, until=self.restart_from)
-            if self.restart_from:
-                moved = restart_from(ctx.work_dir, self.restart_from, self.plan)
-                print_log(f'[pipeline] --restart-from {self.restart_from}: '
-                          + (f"moved aside {', '.join(osp.basename(p) for p in moved)}"
-                             if moved else 'nothing to move aside'), logger=self.logger)
-                self.restart_from = None  # once: a second run() of this object resumes
-            if unchecked:
-                self._warn(f"{', '.join(unchecked)}: stage_done.json predates stage "
-                           'fingerprints (older epsam); reused without checking its settings')
+        with ExitStack() as held:
+            # Rank 0 alone locks, checks and moves aside; its error stops every rank.
+            self.ranks.on_main(lambda: self._prepare(held))
+            self.plan = self.plan or {}
+            self.restart_from = None  # once: a second run() of this object resumes
             try:
                 yield
             finally:
                 self.plan = self.clock = None
+
+    def _prepare(self, held: ExitStack) -> None:
+        """Lock the work dir (until ``held`` closes), plan, check and apply ``restart_from``."""
+        ctx = self.ctx
+        held.enter_context(WorkDirLock(ctx.work_dir, warn=self._warn))
+        self.plan = plan_stages(ctx, self.iterations)
+        self.clock = StageClock(self.plan, lambda stage: (ctx.ledger.record(stage) or {})
+                                .get('seconds') if ctx.ledger.is_done(stage) else None)
+        # The stages kept are checked before anything is moved aside.
+        unchecked = check_fingerprints(ctx.ledger, self.plan, until=self.restart_from)
+        if self.restart_from:
+            moved = restart_from(ctx.work_dir, self.restart_from, self.plan)
+            print_log(f'[pipeline] --restart-from {self.restart_from}: '
+                      + (f"moved aside {', '.join(osp.basename(p) for p in moved)}"
+                         if moved else 'nothing to move aside'), logger=self.logger)
+        if unchecked:
+            self._warn(f"{', '.join(unchecked)}: stage_done.json predates stage "
+                       'fingerprints (older epsam); reused without checking its settings')
 
     def run(self) -> Dict:
         """Run (or resume) every stage; return the evaluation record.
@@ -211,13 +236,18 @@ class EPSAMPipeline:
         self.run_stage(stages.CAM_STAGE, lambda: stages.generate_split_cams(ctx))
 
     def _evaluate(self, tuned: List[Tuple[str, str, float]]) -> Dict:
+        """Score every model (items sharded by rank); rank 0 writes the report and pictures."""
         start = time.time()
         ctx = self.ctx
         out_dir = ctx.stage_dir(EVALUATION_STAGE)
         record = evaluate_models(ctx, tuned)
-        record['table'] = write_results(ctx, record, out_dir)
-        record['pictures'] = self._pictures(tuned[-1][1], out_dir)
-        record['seconds'] = time.time() - start
+
+        def report() -> None:
+            record['table'] = write_results(ctx, record, out_dir)
+            record['pictures'] = self._pictures(tuned[-1][1], out_dir)
+            record['seconds'] = time.time() - start
+
+        self.ranks.on_main(report)
         return record
 
     def _pictures(self, final_checkpoint: str, out_dir: str) -> List[str]:

@@ -38,11 +38,13 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from epsam.utils.errors import UserError
+
 from .context import PipelineContext
 from .fingerprints import (FILES_PREFIX, UPSTREAM_PREFIX, Fingerprint, describe_changes, digest,
                            list_files, setting_value)
 from .ledger import StageLedger
-from .mm_runs import load_stage_config
+from .stage_training import load_stage_config
 from .stages import CAM_STAGE, CLASSIFIER_STAGE, pseudo_label_stage, sam_tuning_stage
 
 __all__ = ['EVALUATION_STAGE', 'STAGE_NAMES_HELP', 'StaleStageError', 'UnknownStageError',
@@ -59,7 +61,7 @@ _STAGE_NAME = re.compile(r'stage1_classifier|stage2_cams|stage5_evaluation|'
                          r'stage4_pseudo_labels_iter(?P<pseudo>\d+)')
 
 
-class StaleStageError(RuntimeError):
+class StaleStageError(UserError, RuntimeError):
     """A stage in the work dir was made with other settings or inputs than the config's."""
 
     def __init__(self, stage: str, changes: List[str], unfinished: bool = False) -> None:
@@ -73,7 +75,7 @@ class StaleStageError(RuntimeError):
         self.changes = changes
 
 
-class UnknownStageError(ValueError):
+class UnknownStageError(UserError, ValueError):
     """``--restart-from`` names no stage of the config."""
 
 

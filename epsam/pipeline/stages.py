@@ -15,13 +15,14 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
 from epsam.engine.checkpoint_loading import load_model_weights
+from epsam.engine.config_utils import apply_launcher
 from epsam.engine.hooks import read_train_seconds
 from epsam.models.adapters import adapter_supports_cached_embeddings
 from epsam.models.sam import AdaptedSamEmbedder, SamEmbeddingCache, SamInputTransform
 from epsam.registry import DATASETS, MODELS
 
 from .context import PipelineContext
-from .mm_runs import load_stage_config, train_in_work_dir
+from .stage_training import load_stage_config, train_in_work_dir
 
 CLASSIFIER_STAGE = 'stage1_classifier'
 CAM_STAGE = 'stage2_cams'
@@ -55,11 +56,33 @@ def _set_seed(cfg: Config, ctx: PipelineContext) -> None:
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=ctx.seed)
 
 
+def train_stage(ctx: PipelineContext, cfg: Config, stage: str) -> str:
+    """Train ``cfg`` in the stage's folder: under DDP on every rank with a launcher.
+
+    The process group exists already (:class:`~.distributed.PipelineRanks`),
+    so mmengine's runner joins it instead of starting its own.
+    """
+    if ctx.ranks.distributed:
+        cfg = apply_launcher(cfg, ctx.ranks.launcher)
+    return train_in_work_dir(cfg, ctx.stage_dir(stage), stage)
+
+
+def merged_report(ctx: PipelineContext, report) -> Dict:
+    """A per-rank report as one record: counts summed over the ranks, as one process."""
+    parts = ctx.ranks.gather(_as_record(report))
+    merged = dict(parts[0], rank=0, world_size=1)
+    for key, value in parts[0].items():
+        if key not in ('rank', 'world_size', 'images') and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            merged[key] = sum(part[key] for part in parts)
+    return merged
+
+
 # --- step 1: the ADL patch classifier ------------------------------------------
 def train_classifier(ctx: PipelineContext) -> Dict:
     start = time.time()
     work_dir = ctx.stage_dir(CLASSIFIER_STAGE)
-    checkpoint = train_in_work_dir(classifier_config(ctx), work_dir, CLASSIFIER_STAGE)
+    checkpoint = train_stage(ctx, classifier_config(ctx), CLASSIFIER_STAGE)
     # summed over the processes of a resumed training (TrainTimeHook)
     return dict(checkpoint=checkpoint, seconds=read_train_seconds(work_dir, time.time() - start),
                 selection='patch labels only (cls/f1 on val) or last epoch')
@@ -93,7 +116,10 @@ def train_or_reuse_classifier(ctx: PipelineContext) -> Dict:
 
 # --- step 2: CAMs and initial masks --------------------------------------------
 def generate_split_cams(ctx: PipelineContext) -> Dict:
+    """CAMs and initial masks of ``cam_splits``; under a launcher each rank takes its
+    batches, and rank 0 writes each split's summary once every rank has finished."""
     from epsam.cams.generation import generate_cams
+    ranks = ctx.ranks
     start = time.time()
     cfg = classifier_config(ctx)
     checkpoint = ctx.ledger.record(CLASSIFIER_STAGE)['checkpoint']
@@ -104,17 +130,26 @@ def generate_split_cams(ctx: PipelineContext) -> Dict:
         reports = {}
         for split in ctx.cfg.cam_splits:
             dataset_cfg = cfg.test_dataloader.dataset.copy()
-            dataset_cfg.update(data_prefix=ctx.split_prefix(split), require_masks=False,
-                               pipeline=[dict(type='LoadPatchImage'),
-                                         dict(type='PackPatchInputs')])
+            dataset_cfg.update(require_masks=False, pipeline=[dict(type='LoadPatchImage'),
+                                                              dict(type='PackPatchInputs')])
+            # Assigned, not merged: a split without masks must not keep the
+            # test loader's seg_map_path (ConfigDict.update merges nested dicts).
+            dataset_cfg['data_prefix'] = ctx.split_prefix(split)
             dataset = DATASETS.build(dataset_cfg)
             cams = ctx.cfg.get('cams') or cfg.cam_cfg
-            report = generate_cams(
-                model, dataset, osp.join(ctx.stage_dir(CAM_STAGE), split),
-                cam_method=cams.method, mask_maker=cams.mask_maker,
-                batch_size=cams.get('batch_size', 8), only_positive=True, device=ctx.device,
-                checkpoint=checkpoint)
-            reports[split] = _as_record(report)
+
+            def run(rank: int, world_size: int):
+                return generate_cams(
+                    model, dataset, osp.join(ctx.stage_dir(CAM_STAGE), split),
+                    cam_method=cams.method, mask_maker=cams.mask_maker,
+                    batch_size=cams.get('batch_size', 8), only_positive=True,
+                    device=ctx.device, checkpoint=checkpoint, rank=rank, world_size=world_size)
+
+            report = run(ranks.rank, ranks.world_size)
+            reports[split] = merged_report(ctx, report)  # a collective: every rank is done
+            if ranks.is_main and report.summary is None:
+                run(0, 1)  # every item is done: checks the files and writes the summary
+            ranks.barrier()
             print_log(f'[pipeline] CAMs for {split}: {reports[split]}', logger='current')
     return dict(splits=reports, seconds=time.time() - start, checkpoint=checkpoint)
 
@@ -189,8 +224,9 @@ def tune_sam(ctx: PipelineContext, iteration: int, mask_dir: str) -> Dict:
     start = time.time()
     stage = sam_tuning_stage(iteration)
     cfg = sam_tuning_config(ctx, mask_dir)
-    checkpoint = train_in_work_dir(cfg, ctx.stage_dir(stage), stage)
-    cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
+    checkpoint = train_stage(ctx, cfg, stage)
+    if ctx.ranks.is_main:
+        cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
     selection = ('best val Dice (GROUND-TRUTH PIXEL LABELS)'
                  if ctx.uses_pixel_labels_for_selection else 'last epoch (no pixel labels)')
     seconds = read_train_seconds(ctx.stage_dir(stage), time.time() - start)  # resumes summed
@@ -256,8 +292,8 @@ def sam_embedding_cache(ctx: PipelineContext, sam: torch.nn.Module):
 
 # --- step 5: pseudo-labels ----------------------------------------------------
 def make_pseudo_labels(ctx: PipelineContext, iteration: int, sam_checkpoint: str) -> Dict:
+    from epsam.fileio.items import items_from_cam_dir
     from epsam.pseudo_labels import PseudoLabelGenerator
-    from epsam.pseudo_labels.items import items_from_cam_dir
     start = time.time()
     stage = pseudo_label_stage(iteration)
     sam, embedder = load_inference_sam(ctx, sam_checkpoint)
@@ -267,12 +303,17 @@ def make_pseudo_labels(ctx: PipelineContext, iteration: int, sam_checkpoint: str
         device=ctx.device, cache=embedder, seed=section.get('seed', 0))
     items = items_from_cam_dir(ctx.image_dir(ctx.cfg.train_split),
                                osp.join(ctx.stage_dir(CAM_STAGE), ctx.cfg.train_split))
-    report = generator.run(items, ctx.stage_dir(stage))
-    summary = report.summary or generator.summarise(items, ctx.stage_dir(stage))
-    counts = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+    ranks = ctx.ranks
+    report = generator.run(items, ctx.stage_dir(stage), ranks.rank, ranks.world_size)
+    images_encoded = merged_report(ctx, report)['images_encoded']  # every rank is done
+    summary = report.summary
+    if summary is None and ranks.is_main:
+        summary = generator.summarise(items, ctx.stage_dir(stage))
+    ranks.barrier()
+    counts = {k: v for k, v in (summary or {}).items() if isinstance(v, (int, float))}
     print_log(f'[pipeline] pseudo-labels iteration {iteration}: {counts}', logger='current')
     return dict(mask_dir=osp.join(ctx.stage_dir(stage), 'masks'), counts=counts,
-                images_encoded=report.images_encoded, seconds=time.time() - start)
+                images_encoded=images_encoded, seconds=time.time() - start)
 
 
 def _as_record(report) -> Dict:

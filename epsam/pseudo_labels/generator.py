@@ -14,7 +14,6 @@ round-robin: rank ``r`` of ``w`` takes batches ``r, r + w, ...``; a batch
 with any unfinished item is encoded whole, so resumed runs keep the
 compositions too.
 """
-import hashlib
 import os.path as osp
 import time
 from dataclasses import dataclass, field
@@ -24,18 +23,19 @@ import numpy as np
 import torch
 from segment_anything.modeling import Sam
 
+from epsam.fileio.cam_store import save_label_png
+from epsam.fileio.fingerprints import weights_fingerprint
+from epsam.fileio.items import PseudoLabelItem, check_unique_stems
 from epsam.models.sam import build_sam
 from epsam.prompts import BasePromptGenerator
 from epsam.registry import PSEUDO_LABEL_SELECTORS, build_if_config
 from epsam.utils.progress import progress_bar
 
 from .base import BaseSelector
-from .cam_store import save_label_png
-from .items import PseudoLabelItem, check_unique_stems
 from .sam_inference import BatchedSamPredictor, SamPrediction
 from .writer import EMPTY_PROMPTS, ERROR, KEPT, REJECTED, PseudoLabelFolder
 
-__all__ = ['PseudoLabelGenerator', 'PseudoLabelReport', 'sam_fingerprint']
+__all__ = ['PseudoLabelGenerator', 'PseudoLabelReport']
 
 ItemLike = Union[PseudoLabelItem, Sequence[str]]
 
@@ -86,16 +86,6 @@ class PseudoLabelReport:
                 f'{self.items} item(s), {self.skipped} already done, {self.kept} kept, '
                 f'{self.rejected} rejected, {self.empty_prompts} without prompts, '
                 f'{len(self.errors)} error(s); {self.images_encoded} image(s) encoded')
-
-
-def sam_fingerprint(sam: torch.nn.Module) -> str:
-    """BLAKE2b digest of every state-dict tensor (name, dtype, shape, bytes)."""
-    hasher = hashlib.blake2b(digest_size=16)
-    for name, tensor in sam.state_dict().items():
-        flat = tensor.detach().reshape(-1).cpu().contiguous()
-        hasher.update(f'{name}|{flat.dtype}|{tuple(tensor.shape)}|'.encode())
-        hasher.update(flat.view(torch.uint8).numpy().tobytes())
-    return hasher.hexdigest()
 
 
 class PseudoLabelGenerator:
@@ -152,10 +142,10 @@ class PseudoLabelGenerator:
     def settings(self) -> Dict:
         """What determines the output; stored as ``settings.json`` and checked on reruns."""
         if self._fingerprint is None:
-            self._fingerprint = sam_fingerprint(self.predictor.sam)
+            self._fingerprint = weights_fingerprint(self.predictor.sam)
             adapter = getattr(self.predictor.cache, 'adapter', None)
             if adapter is not None:  # an adapter-tuned SAM (AdaptedSamEmbedder)
-                self._fingerprint += f'+{type(adapter).__name__}:{sam_fingerprint(adapter)}'
+                self._fingerprint += f'+{type(adapter).__name__}:{weights_fingerprint(adapter)}'
         p = self.predictor
         return dict(prompt_generator=repr(p.prompt_generator), selector=repr(self.selector),
                     seed=p.seed, multimask_output=p.multimask_output,
@@ -308,4 +298,3 @@ def _as_items(items: Sequence[ItemLike]) -> List[PseudoLabelItem]:
         converted.append(PseudoLabelItem(*(str(part) for part in item)))
     check_unique_stems(converted)
     return converted
-

@@ -13,14 +13,13 @@ import numpy as np
 import torch
 from segment_anything.modeling import Sam
 
-from epsam.datasets.errors import PatchFileError
-from epsam.datasets.patch_io import read_patch_image
+from epsam.fileio.cam_store import CamFileError, load_cam, load_label_png
+from epsam.fileio.errors import PatchFileError
+from epsam.fileio.items import PseudoLabelItem, item_rng
+from epsam.fileio.patch_io import read_patch_image
 from epsam.models.sam import SamInputTransform
 from epsam.prompts import BasePromptGenerator, Prompts
 from epsam.registry import PROMPT_GENERATORS, build_if_config
-
-from .cam_store import CamFileError, load_cam, load_label_png
-from .items import PseudoLabelItem, item_rng
 
 __all__ = ['SamPrediction', 'BatchedSamPredictor', 'TIMING_KEYS']
 

@@ -20,9 +20,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from epsam.utils.item_folder import ItemFolder
-
-from .cam_store import save_label_png
+from epsam.fileio.cam_store import save_label_png
+from epsam.fileio.item_folder import ItemFolder
 
 __all__ = [
     'KEPT', 'REJECTED', 'EMPTY_PROMPTS', 'ERROR', 'STATUSES', 'PseudoLabelFolder'

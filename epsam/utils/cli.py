@@ -22,6 +22,8 @@ import sys
 import traceback
 from typing import Any, Callable, Optional, Sequence, Tuple, Type
 
+from .errors import UserError
+
 __all__ = ['DefaultsHelpFormatter', 'ToolError', 'EXIT_USER_ERROR', 'add_debug_argument',
            'debug_requested', 'user_error_types', 'error_line', 'report_user_error', 'run_tool']
 
@@ -73,16 +75,8 @@ def debug_requested(argv: Optional[Sequence[str]] = None) -> bool:
 
 
 def user_error_types() -> Tuple[Type[BaseException], ...]:
-    """Exception types that are the user's to fix (imported lazily, at error time)."""
-    from epsam.datasets.errors import DatasetFilesError, EmptySplitError, PatchFileError
-    from epsam.engine.checkpoint_loading import CheckpointError, UnsafeEnvironmentError
-    from epsam.engine.hooks.nan_guard_hook import NonFiniteLossError, NonFiniteWeightsError
-    from epsam.models.sam.checkpoint import SamCheckpointError
-    from epsam.pipeline import USER_ERRORS
-    from epsam.utils.work_dir_lock import WorkDirBusyError
-    return (PatchFileError, EmptySplitError, DatasetFilesError, CheckpointError,
-            UnsafeEnvironmentError, NonFiniteLossError, NonFiniteWeightsError,
-            SamCheckpointError, WorkDirBusyError, FileNotFoundError) + tuple(USER_ERRORS)
+    """Exception types that are the user's to fix: every :class:`UserError`, and a missing file."""
+    return (UserError, FileNotFoundError)
 
 
 def error_line(error: BaseException) -> str:

@@ -16,6 +16,10 @@ from typing import Iterator, List, Optional, Sequence
 
 from mmengine.registry import Registry
 
+import epsam.registry as epsam_registry
+
+from .cli import ToolError
+
 __all__ = ['registered_names', 'suggest_names', 'find_registry', 'unknown_type_message',
            'explain_unknown_types']
 
@@ -26,12 +30,10 @@ _UNKNOWN_TYPE = re.compile(
 
 
 def _known_registries() -> List[Registry]:
-    """Every registry epsam configs can reach: epsam's, their parents, label parsers."""
-    import epsam.registry as epsam_registry
-    from epsam.datasets.label_parsers import LABEL_PARSERS
+    """Every registry epsam configs can reach: epsam's (label parsers too) and their parents."""
     found: List[Registry] = []
     roots = [value for value in vars(epsam_registry).values() if isinstance(value, Registry)]
-    for registry in roots + [LABEL_PARSERS]:
+    for registry in roots:
         while registry is not None:
             if all(registry is not seen for seen in found):
                 found.append(registry)
@@ -133,5 +135,4 @@ def explain_unknown_types() -> Iterator[None]:
         hint = unknown_type_message(error)
         if hint is None:
             raise
-        from epsam.utils.cli import ToolError
         raise ToolError(hint) from error

@@ -22,13 +22,15 @@ import sys
 import time
 from typing import Callable, Dict, Optional
 
+from epsam.utils.errors import UserError
+
 __all__ = ['LOCK_FILE', 'WorkDirBusyError', 'WorkDirLock', 'pid_is_running']
 
 #: Name of the lock file inside the locked folder.
 LOCK_FILE = '.epsam.lock'
 
 
-class WorkDirBusyError(RuntimeError):
+class WorkDirBusyError(UserError, RuntimeError):
     """Another run holds the folder's lock (the message names it and the fix)."""
 
 

@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from epsam.utils.atomic_io import atomic_write_bytes
+from epsam.fileio.atomic_io import atomic_write_bytes
 
 __all__ = ['cam_overlay', 'colorize_labels', 'make_cam_grid', 'save_picture']
 

@@ -1,9 +1,11 @@
 """Errors of the whole-slide tools: each names the file and what is wrong with it."""
 
+from epsam.utils.errors import UserError
+
 __all__ = ['WSIError', 'SlideReadError', 'AnnotationError', 'MissingDependencyError']
 
 
-class WSIError(ValueError):
+class WSIError(UserError, ValueError):
     """A whole-slide input is unusable.
 
     Args:

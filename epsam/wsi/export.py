@@ -5,20 +5,17 @@ folder renamed over the target), so an interrupted run leaves no half file.
 GeoJSON features follow QuPath's layout (``objectType`` and a
 ``classification`` with ``name`` and ``color``), in level-0 pixel coordinates.
 """
-import contextlib
-import os
-import tempfile
-from typing import Dict, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from epsam.utils.atomic_io import TEMP_SUFFIX, atomic_write_bytes, atomic_write_json
+from epsam.fileio.atomic_io import atomic_output, atomic_write_bytes, atomic_write_json
 
 from .errors import MissingDependencyError
 from .geometry import geometry_dict, mask_polygons
 
-__all__ = ['write_png', 'atomic_output', 'heatmap_overlay', 'write_pyramidal_tiff',
+__all__ = ['write_png', 'heatmap_overlay', 'write_pyramidal_tiff',
            'mask_to_geojson', 'write_geojson', 'DEFAULT_CLASSES']
 
 #: Label value -> (QuPath class name, RGB colour).
@@ -34,21 +31,6 @@ def write_png(path: str, image: np.ndarray) -> None:
     if not ok:
         raise OSError(f'{path}: PNG encoding failed for an image of shape {image.shape}')
     atomic_write_bytes(path, data.tobytes())
-
-
-@contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[str]:
-    """Yield a temporary path in ``path``'s folder; rename it to ``path`` on success."""
-    folder, name = os.path.split(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(prefix=f'.{name}.', suffix=TEMP_SUFFIX, dir=folder)
-    os.close(handle)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
 
 
 def heatmap_overlay(background: np.ndarray, prob: np.ndarray,

@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json
+from epsam.fileio.atomic_io import atomic_write_bytes, atomic_write_json
 from epsam.utils.progress import progress_bar
 
 from .errors import WSIError

@@ -13,7 +13,7 @@ import io
 import os
 from typing import List, Optional
 
-from epsam.utils.atomic_io import atomic_write_text
+from epsam.fileio.atomic_io import atomic_write_text
 from epsam.utils.progress import progress_bar
 
 from .annotations import SlideAnnotations, TumourFractionRule

@@ -11,8 +11,10 @@ from typing import Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from torch import nn
 
+from epsam.apis import init_model
 from epsam.engine.checkpoint_loading import CheckpointError, load_model_weights
 
 from .errors import WSIError
@@ -44,15 +46,10 @@ def check_tiles(tiles: np.ndarray) -> np.ndarray:
 
 def build_model_from_config(config) -> nn.Module:
     """Build ``cfg.model`` in epsam's registry from a config path or ``Config``."""
-    from mmengine.config import Config
-
-    import epsam  # noqa: F401  (mmcv op fallback before mmseg.models)
-    import epsam.models  # noqa: F401  (registers the models)
-    from epsam.registry import MODELS
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if 'model' not in cfg:
         raise WSIError(str(config), 'has no `model` entry')
-    return MODELS.build(cfg.model)
+    return init_model(cfg)
 
 
 def load_model_checkpoint(model: nn.Module, path: str) -> nn.Module:

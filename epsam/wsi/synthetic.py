@@ -12,8 +12,9 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from epsam.fileio.atomic_io import atomic_output
+
 from .errors import MissingDependencyError
-from .export import atomic_output
 
 __all__ = ['TISSUE_RGB', 'TUMOUR_RGB', 'synthetic_slide_image', 'write_pyramidal_slide',
            'write_asap_xml', 'write_qupath_geojson', 'box_polygon']

@@ -9,7 +9,7 @@ from epsam.benchmarking.charts import make_figure
 from epsam.benchmarking.harness import BenchmarkRow, collect, write_reports
 from epsam.benchmarking.provenance import weights_label
 from epsam.benchmarking.seeds import mean_over_seeds
-from epsam.models.sam.builder import SamWeights
+from epsam.models.sam.architecture import SamWeights
 
 
 def _row(method, dataset, value, **extra):
@@ -85,7 +85,7 @@ def test_report_json_round_trips_provenance(tmp_path):
 def test_weights_label_names_the_file_and_its_sha256(tmp_path):
     path = tmp_path / 'sam.pth'
     torch.save({}, path)
-    from epsam.utils.file_hash import file_sha256
+    from epsam.fileio.fingerprints import file_sha256
     label = weights_label(SamWeights(path=str(path), description=str(path)))
     assert label == f'{path}, sha256 {file_sha256(str(path))[:12]}'
     stand_in = SamWeights(path=None, description='random')

@@ -10,10 +10,10 @@ from mmengine.registry import DefaultScope
 
 import epsam  # noqa: F401
 from epsam.cams import TTACAM
+from epsam.cams.batch_compute import compute_cams
 from epsam.cams.generation import generate_cams
-from epsam.cams.generation_utils import compute_cams
 from epsam.datasets.synthetic import generate_bcss_like, generate_camelyon_like
-from epsam.pseudo_labels.cam_store import load_cam, load_label_png
+from epsam.fileio.cam_store import load_cam, load_label_png
 from epsam.registry import DATASETS, MODELS
 
 SIZE = 48

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from epsam.datasets.errors import PatchFileError
 from epsam.datasets.transforms import prompt_transforms  # noqa: F401  (registers them)
+from epsam.fileio.cam_store import save_cam, save_label_png
+from epsam.fileio.errors import PatchFileError
+from epsam.fileio.items import item_rng
 from epsam.prompts import ProbabilisticPointPrompt
-from epsam.pseudo_labels.cam_store import save_cam, save_label_png
-from epsam.pseudo_labels.items import item_rng
 from epsam.registry import TRANSFORMS
 
 H, W = 24, 40

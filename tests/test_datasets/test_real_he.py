@@ -23,7 +23,7 @@ from epsam.datasets.real_he import (EPITHELIUM, GLASS, SOURCES, STROMA, LabelRul
                                     label_tissue, load_source, render_overview, render_preview,
                                     save_preview, sources, split_regions)
 from epsam.datasets.synthetic import render_patch
-from epsam.utils.file_hash import file_sha256
+from epsam.fileio.fingerprints import file_sha256
 
 SIZE = 32
 TINY = dict(num_train=8, num_val=4, num_test=4, patch_size=SIZE)
@@ -355,8 +355,9 @@ def test_tool_help_shows_layouts_and_defaults(tool, capsys):
         tool.main(['--help'])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for word in ('camelyon', 'bcss', '--source', '(skin)', '--size', '(128)', '--downsample',
-                 '--max-overlap', '(0.5)', '+0[ab00]', 'EPSAM_DATA_CACHE'):
+    for word in ('camelyon', 'bcss', '--source', '(default: skin)', '--size', '(default: 128)',
+                 '--downsample',
+                 '--max-overlap', '(default: 0.5)', '+0[ab00]', 'EPSAM_DATA_CACHE'):
         assert word in text
 
 

@@ -12,7 +12,7 @@ from epsam.datasets.synthetic import (BACKGROUND, BCSS_PALETTE, LYMPHOCYTES, STR
                                       bcss_class_map, blob_mask, camelyon_class_map, class_presence,
                                       generate_bcss_like, generate_camelyon_like, patch_rng,
                                       render_patch, writers)
-from epsam.utils import atomic_io
+from epsam.fileio import atomic_io
 
 TINY = dict(num_train=6, num_val=3, num_test=3, patch_size=32)
 BCSS_NAME = re.compile(r'^(?P<id>.+)\+0\[(?P<flags>[01]{4})\]\.png$')

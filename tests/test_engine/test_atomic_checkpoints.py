@@ -7,7 +7,7 @@ from mmengine.fileio import get_file_backend
 
 from epsam.engine.atomic_backend import ATOMIC_BACKEND, AtomicLocalBackend
 from epsam.engine.config_utils import ensure_safe_checkpoint_hook
-from epsam.utils import atomic_io
+from epsam.fileio import atomic_io
 
 
 def test_train_configs_get_the_atomic_backend():

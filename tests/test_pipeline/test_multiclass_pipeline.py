@@ -7,12 +7,12 @@ import torch
 from mmengine.config import Config
 
 from epsam.benchmarking.harness import load_final_metrics
-from epsam.datasets.patch_io import read_patch_mask
 from epsam.datasets.synthetic import generate_bcss_like
+from epsam.fileio.cam_store import save_label_png
+from epsam.fileio.patch_io import read_patch_mask
 from epsam.pipeline import EPSAMPipeline
 from epsam.pipeline.multiclass_evaluation import protocol_metrics, split_confusion
 from epsam.pipeline.multiclass_stages import expand_class_targets
-from epsam.pseudo_labels.cam_store import save_label_png
 from epsam.registry import DATASETS
 from tests.conftest import REPO_ROOT
 

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 import epsam  # noqa: F401
-from epsam.datasets.errors import PatchFileError
-from epsam.pseudo_labels.cam_store import (CamFileError, load_cam, load_label_png, save_cam,
-                                           save_label_png)
-from epsam.utils.atomic_io import atomic_write_bytes, atomic_write_json
+from epsam.fileio.atomic_io import atomic_write_bytes, atomic_write_json
+from epsam.fileio.cam_store import CamFileError, load_cam, load_label_png, save_cam, save_label_png
+from epsam.fileio.errors import PatchFileError
 
 
 def _cam(num=2, size=(12, 16), seed=0):

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import epsam  # noqa: F401
-from epsam.datasets.errors import PatchFileError
+from epsam.fileio.cam_store import save_cam, save_label_png
+from epsam.fileio.errors import PatchFileError
+from epsam.fileio.items import PseudoLabelItem, items_from_cam_dir
 from epsam.models.sam import build_sam
-from epsam.pseudo_labels import (IDSSelector, KeepAllSelector, PseudoLabelGenerator,
-                                 PseudoLabelItem, ids_score, items_from_cam_dir, save_cam,
-                                 save_label_png)
+from epsam.pseudo_labels import IDSSelector, KeepAllSelector, PseudoLabelGenerator, ids_score
 
 SIZE = 64
 STEMS = ('p0_1', 'p1_1', 'p2_1', 'p3_1', 'p4_1', 'p5_1')

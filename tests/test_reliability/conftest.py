@@ -217,8 +217,8 @@ def cam_tree(tmp_path_factory):
     """Images, blob CAMs and initial masks of 8 positive patches, and a tiny-SAM checkpoint."""
     import cv2
 
+    from epsam.fileio.cam_store import save_cam, save_label_png
     from epsam.models.sam import build_sam
-    from epsam.pseudo_labels import save_cam, save_label_png
     root = tmp_path_factory.mktemp('cam_tree')
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:64, :64]

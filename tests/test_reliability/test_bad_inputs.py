@@ -12,8 +12,8 @@ from PIL import Image
 
 import epsam  # noqa: F401
 from epsam.datasets import scan_dataset
-from epsam.datasets.errors import DatasetFilesError, EmptySplitError, PatchFileError
-from epsam.datasets.patch_io import read_patch_image
+from epsam.fileio.errors import DatasetFilesError, EmptySplitError, PatchFileError
+from epsam.fileio.patch_io import read_patch_image
 from epsam.registry import DATASETS, TRANSFORMS
 
 pytestmark = pytest.mark.faults
@@ -179,9 +179,10 @@ def test_a_class_that_never_occurs_is_reported_as_absent_not_zero():
 
 
 def test_pseudo_labelling_counts_unreadable_items_and_retries_them(tmp_path):
+    from epsam.fileio.cam_store import save_cam, save_label_png
+    from epsam.fileio.items import items_from_cam_dir
     from epsam.models.sam import build_sam
-    from epsam.pseudo_labels import PseudoLabelGenerator, save_cam, save_label_png
-    from epsam.pseudo_labels.items import items_from_cam_dir
+    from epsam.pseudo_labels import PseudoLabelGenerator
     blob = np.zeros((SIZE, SIZE), np.float32)
     blob[8:20, 8:20] = 1
     for stem in ('a_1', 'b_1'):

@@ -4,7 +4,6 @@ Every loader epsam uses reads with ``torch.load(weights_only=True)`` (checked
 statically below), so a checkpoint that carries code is refused before any
 of it runs (the payload here would create a marker file).
 """
-import importlib.util
 import pathlib
 import re
 
@@ -13,6 +12,8 @@ import torch
 from mmengine.config import Config
 
 import epsam  # noqa: F401
+from epsam.apis import init_model
+from epsam.engine.checkpoint_loading import CheckpointError
 from epsam.models.sam import SamCheckpointError, build_sam, load_sam_checkpoint
 from epsam.registry import MODELS
 from epsam.wsi import WSIError
@@ -33,14 +34,6 @@ class RunsCode:
 
     def __reduce__(self):
         return pathlib.Path.touch, (self.marker, )
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('gen_cams', REPO_ROOT / 'tools' /
-                                                  'generate_cams.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -70,9 +63,9 @@ def test_every_torch_load_in_the_repository_is_weights_only():
 def _loaders(classifier, tmp_path):
     """(name, callable(path)) of every way epsam reads a checkpoint."""
     from mmengine.runner import load_checkpoint
-    tool = load_tool()
     return [
-        ('tools/generate_cams.py', lambda p: tool.load_weights(classifier, str(p))),
+        ('epsam.apis (tools/generate_cams.py)',
+         lambda p: init_model(str(CAM_CONFIG), str(p), what='classifier')),
         ('epsam.models.sam', lambda p: load_sam_checkpoint(build_sam('tiny'), str(p))),
         ('epsam.wsi', lambda p: load_model_checkpoint(classifier, str(p))),
         ('mmengine load_checkpoint (pipeline, tools/test.py, --resume)',
@@ -97,7 +90,7 @@ def test_checkpoint_with_pickled_code_is_refused_before_running_it(classifier, t
             load(path)
         messages[name] = str(info.value)
         assert not marker.exists(), f'{name} ran code from the checkpoint'
-    assert 'weights_only=True' in messages['tools/generate_cams.py']
+    assert 'weights_only=True' in messages['epsam.apis (tools/generate_cams.py)']
     assert 'holds pickled code or Python objects, which epsam refuses' in \
         messages['epsam.models.sam']
     refused = 'evil.pth: the checkpoint holds pickled code or Python objects, which epsam refuses'
@@ -125,9 +118,9 @@ def test_checkpoint_of_another_model_is_refused(classifier, tmp_path):
     sam_path, cls_path = tmp_path / 'sam.pth', tmp_path / 'classifier.pth'
     torch.save(build_sam('tiny').state_dict(), sam_path)
     torch.save(dict(state_dict=classifier.state_dict()), cls_path)
-    with pytest.raises(SystemExit, match='sam.pth: does not fit the classifier built from the '
-                       r'config: \d+ keys of the model missing'):
-        load_tool().load_weights(classifier, str(sam_path))
+    with pytest.raises(CheckpointError, match='sam.pth: does not fit the classifier built from '
+                       r'the config: \d+ keys of the model missing'):
+        init_model(str(CAM_CONFIG), str(sam_path), what='classifier')
     with pytest.raises(WSIError, match='sam.pth'):
         load_model_checkpoint(classifier, str(sam_path))
     with pytest.raises(SamCheckpointError, match=r"classifier.pth' does not fit the model "

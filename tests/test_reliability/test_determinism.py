@@ -6,8 +6,8 @@ compared in ``test_kill_pipeline.py::test_pipeline_is_deterministic_on_cpu``.
 import numpy as np
 import pytest
 
+from epsam.fileio.items import items_from_cam_dir
 from epsam.models.sam import build_sam
-from epsam.pseudo_labels.items import items_from_cam_dir
 from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
 
 pytestmark = pytest.mark.faults

@@ -21,8 +21,8 @@ from epsam.datasets.synthetic import generate_camelyon_like
 from epsam.registry import MODELS
 from tests.conftest import REPO_ROOT
 
-from .conftest import (DRIVERS, assert_no_partial_files, assert_same_tree, count_files,
-                       kill_goals, kill_when, mtimes, run_to_end)
+from .conftest import (DRIVERS, assert_no_partial_files, assert_same_tree, count_files, kill_goals,
+                       kill_when, mtimes, run_to_end)
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -35,7 +35,7 @@ KILLS = 3
 #: Seconds a killed tool pauses after each finished item (see ``kill_repeatedly``).
 PACE_S = 0.02
 #: The call that marks a finished CAM or pseudo-label item.
-RECORD_WRITTEN = 'epsam.utils.item_folder:ItemFolder.write_record'
+RECORD_WRITTEN = 'epsam.fileio.item_folder:ItemFolder.write_record'
 
 
 def load_tool(path: Path):

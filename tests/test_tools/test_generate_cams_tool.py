@@ -10,8 +10,9 @@ import torch
 from mmengine.config import Config
 
 import epsam  # noqa: F401
+from epsam.cams.recipe import split_dataset_config
 from epsam.datasets.synthetic import generate_camelyon_like
-from epsam.pseudo_labels.cam_store import load_cam, load_label_png
+from epsam.fileio.cam_store import load_cam, load_label_png
 from epsam.registry import MODELS
 from tests.conftest import REPO_ROOT
 
@@ -50,8 +51,7 @@ def test_cam_settings_follow_the_config_and_the_overrides():
 
 
 def test_train_split_reads_no_pixel_labels():
-    tool = load_tool()
-    dataset = tool.dataset_config(Config.fromfile(str(CONFIG)), 'train')
+    dataset = split_dataset_config(Config.fromfile(str(CONFIG)), 'train')
     types = [step['type'] for step in dataset['pipeline']]
     assert types == ['LoadPatchImage', 'PackPatchInputs']
     assert dataset['data_prefix']['img_path'] == 'train/image'

@@ -36,10 +36,10 @@ from epsam.pipeline.evaluation import (evaluation_items, ground_truth, sam_promp
                                        score_masks)
 from epsam.pipeline.stages import classifier_config, load_inference_sam
 from epsam.prompts import prompt_preset
-from epsam.pseudo_labels.cam_store import load_cam, load_label_png, save_label_png
-from epsam.pseudo_labels.items import PseudoLabelItem
+from epsam.fileio.cam_store import load_cam, load_label_png, save_label_png
+from epsam.fileio.items import PseudoLabelItem
 from epsam.registry import MASK_MAKERS
-from epsam.utils.atomic_io import atomic_write_json, atomic_write_text
+from epsam.fileio.atomic_io import atomic_write_json, atomic_write_text
 
 #: Row labels of the prompt presets (epsam.prompts.PROMPT_PRESETS).
 PROMPTS = {'points': 'points', 'boxes': 'boxes', 'boxes + points': 'both'}

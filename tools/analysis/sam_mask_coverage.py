@@ -16,21 +16,19 @@ Example::
 """
 import argparse
 import os.path as osp
-import sys
 from typing import Dict, List
 
+import numpy as np
+from mmengine.config import Config, DictAction
+
+import epsam  # noqa: F401  (mmcv op fallback before mmseg)
+from epsam.pipeline.context import PipelineContext
+from epsam.pipeline.stages import CAM_STAGE, load_inference_sam, sam_tuning_stage
+from epsam.fileio.cam_store import load_cam
+from epsam.fileio.items import items_from_cam_dir
+from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
-import numpy as np  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-
-import epsam  # noqa: E402,F401  (mmcv op fallback before mmseg)
-from epsam.pipeline.context import PipelineContext  # noqa: E402
-from epsam.pipeline.stages import CAM_STAGE, load_inference_sam, sam_tuning_stage  # noqa: E402
-from epsam.pseudo_labels.cam_store import load_cam  # noqa: E402
-from epsam.pseudo_labels.items import items_from_cam_dir  # noqa: E402
-from epsam.pseudo_labels.sam_inference import BatchedSamPredictor  # noqa: E402
 
 
 def coverage(ctx: PipelineContext, iteration: int, split: str) -> Dict[str, float]:

@@ -34,23 +34,22 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+import numpy as np
+import torch
+from scipy.stats import rankdata
+
+import epsam  # noqa: F401
+from epsam.cams.generation import generate_cams
+from epsam.fileio.patch_io import read_patch_mask
+from epsam.datasets.synthetic import generate_camelyon_like
+from epsam.evaluation.metrics import PatchClassificationMetric
+from epsam.evaluation.metrics.functional import dice_iou_per_image
+from epsam.fileio.cam_store import load_cam, load_label_png
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from scipy.stats import rankdata  # noqa: E402
-
-import epsam  # noqa: E402,F401
-from epsam.cams.generation import generate_cams  # noqa: E402
-from epsam.datasets.patch_io import read_patch_mask  # noqa: E402
-from epsam.datasets.synthetic import generate_camelyon_like  # noqa: E402
-from epsam.evaluation.metrics import PatchClassificationMetric  # noqa: E402
-from epsam.evaluation.metrics.functional import dice_iou_per_image  # noqa: E402
-from epsam.pseudo_labels.cam_store import load_cam, load_label_png  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
 
 CONFIG = osp.join(ROOT, 'configs', 'epsam',
                   'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')

@@ -21,25 +21,21 @@ import argparse
 import json
 import os.path as osp
 import shutil
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-
-import epsam  # noqa: E402,F401
-from epsam.cams import TTACAM  # noqa: E402
-from epsam.cams.generation import generate_cams  # noqa: E402
-from epsam.datasets.synthetic import generate_camelyon_like  # noqa: E402
-from epsam.pseudo_labels.cam_store import (load_cam, load_label_png, save_cam,  # noqa: E402
-                                           save_label_png)
-from epsam.registry import DATASETS, MASK_MAKERS, MODELS  # noqa: E402
+import epsam  # noqa: F401
+from epsam.cams import TTACAM
+from epsam.cams.generation import generate_cams
+from epsam.datasets.synthetic import generate_camelyon_like
+from epsam.fileio.cam_store import load_cam, load_label_png, save_cam, save_label_png
+from epsam.registry import DATASETS, MASK_MAKERS, MODELS
 
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
                   'epsam', 'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')

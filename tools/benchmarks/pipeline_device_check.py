@@ -16,18 +16,15 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 from typing import Dict
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
+from mmengine.config import Config
 
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-
-import epsam  # noqa: E402,F401  (mmcv op fallback before mmseg)
-from epsam.datasets.synthetic import generate_bcss_like, generate_camelyon_like  # noqa: E402
-from epsam.pipeline import EPSAMPipeline  # noqa: E402
+import epsam  # noqa: F401  (mmcv op fallback before mmseg)
+from epsam.datasets.synthetic import generate_bcss_like, generate_camelyon_like
+from epsam.pipeline import EPSAMPipeline
 
 CONFIGS = 'configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-{}_3it_synthetic-{}-128x128.py'
 RUNS = (('cad', 'camelyon'), ('lora', 'camelyon'), ('cad-lean', 'bcss'))

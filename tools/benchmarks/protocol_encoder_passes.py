@@ -21,22 +21,19 @@ import json
 import os
 import os.path as osp
 import shutil
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from typing import Dict, List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
+from mmengine.config import Config
+from prettytable import PrettyTable
+from segment_anything.modeling import ImageEncoderViT
 
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from prettytable import PrettyTable  # noqa: E402
-from segment_anything.modeling import ImageEncoderViT  # noqa: E402
-
-import epsam  # noqa: E402,F401
-from epsam.datasets.synthetic import generate_camelyon_like  # noqa: E402
-from epsam.pipeline import EPSAMPipeline  # noqa: E402
+import epsam  # noqa: F401
+from epsam.datasets.synthetic import generate_camelyon_like
+from epsam.pipeline import EPSAMPipeline
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO_ROOT, 'configs', 'epsam',

@@ -32,25 +32,22 @@ import json
 import os
 import os.path as osp
 import shutil
-import sys
 import tempfile
 import time
 from contextlib import nullcontext
 from typing import Dict, List
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import cv2
+import numpy as np
+import torch
+from prettytable import PrettyTable
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from prettytable import PrettyTable  # noqa: E402
-
-import epsam  # noqa: E402,F401
-from epsam.models.sam import SamMaskPredictor, build_sam  # noqa: E402
-from epsam.benchmarking.encoder_speed import encoder_flops  # noqa: E402
-from epsam.pseudo_labels.cam_store import save_cam, save_label_png  # noqa: E402
-from epsam.pseudo_labels.items import PseudoLabelItem  # noqa: E402
-from epsam.pseudo_labels.sam_inference import BatchedSamPredictor  # noqa: E402
+import epsam  # noqa: F401
+from epsam.models.sam import SamMaskPredictor, build_sam
+from epsam.benchmarking.encoder_speed import encoder_flops
+from epsam.fileio.cam_store import save_cam, save_label_png
+from epsam.fileio.items import PseudoLabelItem
+from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
 
 PROMPT = dict(type='ProbabilisticPointPrompt', num_points=50)
 

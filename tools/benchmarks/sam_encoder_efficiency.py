@@ -38,7 +38,7 @@ from epsam.benchmarking.memory import machine_info
 from epsam.models.sam import build_sam, list_sam_variants
 from epsam.models.sam.tiny_vit import refresh_attention_biases
 from epsam.models.sam.variants import get_sam_variant
-from epsam.utils.atomic_io import atomic_write_json
+from epsam.fileio.atomic_io import atomic_write_json
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

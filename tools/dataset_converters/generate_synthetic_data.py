@@ -13,15 +13,11 @@ folder skips the files that exist (so an interrupted run can be resumed), and
 a folder made with other arguments is refused.
 """
 import argparse
-import os.path as osp
-import sys
 from typing import List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from epsam.datasets.synthetic import (generate_bcss_like,  # noqa: E402
+from epsam.datasets.synthetic import (generate_bcss_like,
                                       generate_camelyon_like)
-from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E501
 
 DESCRIPTION = """\
 Write synthetic H&E-like patches with ground-truth masks.

@@ -32,8 +32,8 @@ from typing import Dict, Optional, Union
 import numpy as np
 from PIL import Image
 
-from epsam.utils.atomic_io import atomic_write_bytes
-from epsam.utils.file_hash import file_sha256
+from epsam.fileio.atomic_io import atomic_write_bytes
+from epsam.fileio.fingerprints import file_sha256
 
 __all__ = [
     'RealSource', 'SOURCES', 'CACHE_ENV', 'SourceError', 'default_cache_dir', 'fetch_source',

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from epsam.utils.atomic_io import atomic_write_bytes
+from epsam.fileio.atomic_io import atomic_write_bytes
 
 __all__ = [
     'atomic_write_bytes', 'encode_rgb_png', 'encode_gray_png', 'encode_palette_png',

@@ -7,10 +7,9 @@ from mmcv.transforms import LoadImageFromFile
 from mmengine.logging import print_log
 from mmseg.datasets.transforms import LoadAnnotations
 
+from epsam.fileio.errors import PatchFileError
+from epsam.fileio.patch_io import check_mask_size, read_patch_image, read_patch_mask
 from epsam.registry import TRANSFORMS
-
-from ..errors import PatchFileError
-from ..patch_io import check_mask_size, read_patch_image, read_patch_mask
 
 
 @TRANSFORMS.register_module()
@@ -18,7 +17,7 @@ class LoadPatchImage(LoadImageFromFile):
     """Load an RGB patch as a BGR uint8 array (OpenMMLab convention).
 
     Unlike mmcv's ``LoadImageFromFile``, a bad file raises
-    :class:`~epsam.datasets.errors.PatchFileError` naming it: missing, empty,
+    :class:`~epsam.fileio.errors.PatchFileError` naming it: missing, empty,
     truncated or undecodable files, grayscale and 2-channel images, 16-bit
     images (never rescaled silently) and RGBA with transparent pixels. A fully
     opaque alpha channel is dropped.

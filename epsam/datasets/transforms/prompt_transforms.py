@@ -21,28 +21,18 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
+from epsam.fileio.cam_store import load_cam, load_label_png
+from epsam.fileio.errors import PatchFileError
+from epsam.fileio.items import file_stem, item_rng
 from epsam.prompts import BasePromptGenerator, Prompts
 from epsam.registry import PROMPT_GENERATORS, TRANSFORMS, build_if_config
 
-from ..errors import PatchFileError
 from .formatting import PackPatchInputs
 
 __all__ = ['GenerateMaskPrompts', 'LoadCamPrompts', 'PackSamInputs']
 
 PROMPT_KEYS = ('prompt_points', 'prompt_labels', 'prompt_boxes')
 _FRAME_KEY = 'prompt_frame'
-
-
-def _item_rng(seed: int, key: str) -> np.random.Generator:
-    # Imported here, not at module level: epsam.pseudo_labels imports epsam.datasets,
-    # so a module-level import would be circular. One seeding for every consumer.
-    from epsam.pseudo_labels.items import item_rng
-    return item_rng(seed, key)
-
-
-def _file_stem(path: str) -> str:
-    from epsam.pseudo_labels.items import file_stem
-    return file_stem(path)
 
 
 def _frame_of(results: dict) -> tuple:
@@ -65,7 +55,7 @@ def _store_prompts(results: dict, prompts: Prompts, where: str) -> dict:
 def _sample_key(results: dict) -> str:
     """The stem of the image (stable across datasets and orderings), else the sample index."""
     if results.get('img_path'):
-        return _file_stem(results['img_path'])
+        return file_stem(results['img_path'])
     if 'sample_idx' in results:
         return f"sample_{results['sample_idx']}"
     raise KeyError('a seeded prompt transform needs img_path or sample_idx in the results')
@@ -113,7 +103,7 @@ class GenerateMaskPrompts(BaseTransform):
                  ignore_index: int = 255) -> None:
         self.generator = build_if_config(PROMPT_GENERATORS, generator)
         if seed is not None:
-            _item_rng(seed, '')  # validates the seed
+            item_rng(seed, '')  # validates the seed
         self.seed = seed
         self.mask_key = mask_key
         self.foreground_value = int(foreground_value)
@@ -122,7 +112,7 @@ class GenerateMaskPrompts(BaseTransform):
     def _rng(self, results: dict) -> np.random.Generator:
         if self.seed is None:
             return np.random.default_rng(np.random.randint(0, 2**31 - 1))
-        return _item_rng(self.seed, _sample_key(results))
+        return item_rng(self.seed, _sample_key(results))
 
     def transform(self, results: dict) -> dict:
         """Draw prompts from ``results[mask_key] == foreground_value``."""
@@ -187,7 +177,7 @@ class LoadCamPrompts(BaseTransform):
         if missing_mask not in ('error', 'empty'):
             raise ValueError(f"missing_mask must be 'error' or 'empty', got {missing_mask!r}")
         self.generator = build_if_config(PROMPT_GENERATORS, generator)
-        _item_rng(seed, '')  # validates the seed
+        item_rng(seed, '')  # validates the seed
         self.cam_dir = cam_dir
         self.seed = int(seed)
         self.cam_channel = int(cam_channel)
@@ -196,13 +186,12 @@ class LoadCamPrompts(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         """Read the image's CAM and initial mask and draw prompts from them."""
-        from epsam.pseudo_labels.cam_store import load_cam, load_label_png  # see _item_rng
         img_path = results['img_path']
         if results.get('flip') or results.get('rotate90_k'):
             raise ValueError(f'LoadCamPrompts on {img_path}: the image was flipped/rotated '
                              'before; CAM files are in the original frame, so put '
                              'LoadCamPrompts before any geometric transform (and none after)')
-        stem, size = _file_stem(img_path), results['img'].shape[:2]
+        stem, size = file_stem(img_path), results['img'].shape[:2]
         record = load_cam(osp.join(self.cam_dir, 'cams', f'{stem}.npz'), image_size=size)
         if not 0 <= self.cam_channel < record.num_classes:
             raise PatchFileError(record.path, f'has {record.num_classes} CAM channel(s); '
@@ -216,7 +205,7 @@ class LoadCamPrompts(BaseTransform):
         else:
             foreground = np.zeros(size, dtype=bool)
         prompts = self.generator(record.cam[self.cam_channel], foreground,
-                                 _item_rng(self.seed, stem))
+                                 item_rng(self.seed, stem))
         results['cam_score'] = float(record.scores[self.cam_channel])
         return _store_prompts(results, prompts, f'LoadCamPrompts on {img_path}')
 

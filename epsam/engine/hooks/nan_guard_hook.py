@@ -8,15 +8,16 @@ from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 
 from epsam.registry import HOOKS
+from epsam.utils.errors import UserError
 
 __all__ = ['NaNGuardHook', 'NonFiniteLossError', 'NonFiniteWeightsError']
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """A loss term of a training step is NaN or infinite; training was stopped."""
 
 
-class NonFiniteWeightsError(RuntimeError):
+class NonFiniteWeightsError(UserError, RuntimeError):
     """A checkpoint about to be saved holds NaN or infinite weights; it was not written."""
 
 

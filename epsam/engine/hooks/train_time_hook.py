@@ -6,8 +6,8 @@ from typing import Optional
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from epsam.fileio.atomic_io import atomic_write_json
 from epsam.registry import HOOKS
-from epsam.utils.atomic_io import atomic_write_json
 
 #: ``meta`` keys of a checkpoint and the info key of the message hub.
 TIME_KEY = 'train_time_s'

@@ -6,7 +6,7 @@ from .bottleneck_adapter import Bottleneck, BottleneckAdapter
 from .builder import (adapter_class, adapter_supports_cached_embeddings, build_sam_adapter,
                       count_parameters, trainable_parameters)
 from .cad import CADAdapter, CADBlock, cad_parameter_count
-from .high_frequency import high_pass_per_channel, square_side_from_area, square_side_from_ratio
+from .high_pass import high_pass_per_channel, square_side_from_area, square_side_from_ratio
 from .lora import LoRAAdapter
 from .sam_adapter import SAMAdapter
 

@@ -105,6 +105,8 @@ class EncoderSpec:
         name = getattr(variant, 'name', None)
         out_channels = int(encoder.neck[0].out_channels)
         if _is_tiny_vit(encoder):
+            # Not at module level: importing epsam.models.sam (its package face) imports
+            # the embedding cache, which imports this module.
             from epsam.models.sam.variants import TinyViTSamVariant
             return cls(name=name, embed_dim=None, depth=None, img_size=int(encoder.img_size),
                        patch_size=None, out_channels=out_channels, family='tiny_vit',

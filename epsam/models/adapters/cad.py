@@ -16,7 +16,7 @@ from torch.utils.checkpoint import checkpoint
 from epsam.registry import MODELS
 
 from .base import AdapterCompatibilityError, EncoderSpec, ParallelSamAdapter
-from .high_frequency import high_pass_per_channel, square_side_from_ratio
+from .high_pass import high_pass_per_channel, square_side_from_ratio
 
 __all__ = ['CADAdapter', 'CADBlock', 'cad_parameter_count']
 

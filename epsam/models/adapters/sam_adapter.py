@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from epsam.registry import MODELS
 
 from .base import EncoderSpec, InEncoderSamAdapter
-from .high_frequency import high_pass_per_channel, square_side_from_area
+from .high_pass import high_pass_per_channel, square_side_from_area
 
 __all__ = ['SAMAdapter']
 

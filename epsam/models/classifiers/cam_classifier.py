@@ -7,8 +7,9 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
-from epsam.cams.cam_utils import postprocess_cam
 from epsam.registry import MODELS
+
+from .cam_postprocess import postprocess_cam
 
 
 @contextmanager

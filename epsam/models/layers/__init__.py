@@ -1,5 +1,5 @@
 """Building blocks shared by the classifier: ADL and the high-frequency channel."""
 from .adl import ADL
-from .high_frequency import HighFrequencyChannel, high_frequency_residual
+from .frequency_residual import HighFrequencyChannel, high_frequency_residual
 
 __all__ = ['ADL', 'HighFrequencyChannel', 'high_frequency_residual']

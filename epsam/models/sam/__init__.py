@@ -1,8 +1,8 @@
 """SAM over ``segment_anything``'s classes: variants, builders, safe checkpoint
 loading, the input-frame transform, prompted prediction and the tuning model."""
 from .adapted_embedder import AdaptedSamEmbedder
-from .builder import (build_sam, build_sam_from_variant, list_sam_variants, register_sam_variant,
-                      sam_state_dict_shapes)
+from .architecture import build_sam_from_variant, sam_state_dict_shapes
+from .builder import build_sam, list_sam_variants, register_sam_variant
 from .cache_keys import (EncoderFingerprint, file_content_key, image_content_key,
                          preprocess_signature)
 from .checkpoint import (SamCheckpointError, describe_sam_state_dict, identify_sam_variant,

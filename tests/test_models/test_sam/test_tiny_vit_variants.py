@@ -38,7 +38,7 @@ def test_lite_medsam_loads_the_verified_bundled_weights(lite_medsam):
         lite_medsam)
     assert sum(p.numel() for p in lite_medsam.parameters()) == pytest.approx(9.79e6, rel=1e-3)
     path = bundled.bundled_weights_path('lite_medsam')
-    from epsam.utils.file_hash import file_sha256
+    from epsam.fileio.fingerprints import file_sha256
     assert file_sha256(path) == LITE_MEDSAM_SHA256
     package = _package_model().state_dict()
     mine = lite_medsam.state_dict()

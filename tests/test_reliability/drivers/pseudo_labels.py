@@ -14,9 +14,9 @@ import os
 import torch
 
 import epsam  # noqa: F401
+from epsam.fileio.items import items_from_cam_dir
 from epsam.models.sam import build_sam
 from epsam.pseudo_labels import PseudoLabelGenerator
-from epsam.pseudo_labels.items import items_from_cam_dir
 
 
 def run(sam_checkpoint: str, img_dir: str, cam_dir: str, out: str, batch_size: int = 1,

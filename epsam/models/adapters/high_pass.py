@@ -9,7 +9,7 @@ import math
 
 from torch import Tensor
 
-from epsam.models.layers.high_frequency import high_frequency_residual
+from epsam.models.layers.frequency_residual import high_frequency_residual
 
 __all__ = ['high_pass_per_channel', 'square_side_from_ratio', 'square_side_from_area']
 

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+__all__ = ['minmax_normalize', 'postprocess_cam']
+
 
 def minmax_normalize(maps: Tensor, eps: float = 1e-12) -> Tensor:
     """Scale each (h, w) map of a (..., h, w) tensor to [0, 1] by its min and max.

@@ -4,48 +4,68 @@ Every stage output of epsam (CAMs, masks, pseudo-labels, records, summaries)
 goes through :func:`atomic_write_bytes`, so an interrupted run never leaves a
 truncated file that a rerun would mistake for a finished one.
 """
+import contextlib
 import json
 import os
 import tempfile
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'TEMP_SUFFIX']
+__all__ = ['atomic_output', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
+           'TEMP_SUFFIX']
 
 #: Suffix of the temporary files (hidden, in the target's folder) before the rename.
 TEMP_SUFFIX = '.tmp'
 
 
-def atomic_write_bytes(path: str, data: bytes, make_dirs: bool = True) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either absent or complete.
+@contextlib.contextmanager
+def atomic_output(path: str, make_dirs: bool = True) -> Iterator[str]:
+    """Yield a hidden temporary path in ``path``'s folder; rename it to ``path`` on success.
 
-    The bytes go to a hidden temporary file in the same folder (same file
-    system), which is flushed, synced and renamed over ``path`` with
-    ``os.replace`` (atomic on POSIX and Windows). On any failure the
-    temporary file is removed and ``path`` is left as it was; an ``OSError``
-    without a file name (a full disk) is re-raised naming ``path``.
+    For writers that need a path of their own (e.g. a TIFF library). The
+    temporary file is renamed over ``path`` with ``os.replace`` (atomic on
+    POSIX and Windows) when the block ends without an error; on any failure
+    it is removed and ``path`` is left as it was; an ``OSError`` without a
+    file name (a full disk) is re-raised naming ``path``.
 
     Args:
         path: Final file path.
-        data: File content.
         make_dirs: Create the parent folder when it does not exist.
     """
     folder, name = os.path.split(os.path.abspath(os.fspath(path)))
     if make_dirs:
         os.makedirs(folder, exist_ok=True)
     handle, tmp_path = tempfile.mkstemp(prefix=f'.{name}.', suffix=TEMP_SUFFIX, dir=folder)
+    os.close(handle)
     try:
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
+        yield tmp_path
         os.replace(tmp_path, path)
-    except BaseException as err:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        if isinstance(err, OSError) and err.filename is None:
+    except OSError as err:
+        if err.filename is None:
             # e.g. ENOSPC from write(): say which output could not be written.
             raise OSError(err.errno, err.strerror or str(err), os.fspath(path)) from err
         raise
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+def atomic_write_bytes(path: str, data: bytes, make_dirs: bool = True) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is either absent or complete.
+
+    The bytes go to a hidden temporary file in the same folder (same file
+    system), which is flushed, synced and renamed over ``path`` (see
+    :func:`atomic_output`).
+
+    Args:
+        path: Final file path.
+        data: File content.
+        make_dirs: Create the parent folder when it does not exist.
+    """
+    with atomic_output(path, make_dirs=make_dirs) as tmp_path:
+        with open(tmp_path, 'wb') as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
 
 
 def atomic_write_text(path: str, text: str, make_dirs: bool = True) -> None:

@@ -2,8 +2,10 @@
 from dataclasses import dataclass
 from typing import Sequence
 
+from epsam.utils.errors import UserError
 
-class PatchFileError(ValueError):
+
+class PatchFileError(UserError, ValueError):
     """A single image, mask or label file cannot be used.
 
     Args:
@@ -21,7 +23,7 @@ class LabelParseError(PatchFileError):
     """The image-level label cannot be read from a file name or label table."""
 
 
-class EmptySplitError(FileNotFoundError):
+class EmptySplitError(UserError, FileNotFoundError):
     """A dataset split lists no files.
 
     Args:
@@ -83,7 +85,7 @@ def format_problems(problems: Sequence[FileProblem], max_shown: int = 20) -> str
     return '\n'.join(lines)
 
 
-class DatasetFilesError(ValueError):
+class DatasetFilesError(UserError, ValueError):
     """Several files of a dataset are bad; the message lists them all.
 
     Args:

@@ -8,17 +8,14 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger, print_log
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from epsam.engine.config_utils import ensure_training_hooks
+from epsam.engine.config_utils import ensure_training_hooks, load_tool_config
 
 
 def load_stage_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a stage's mmengine config and apply its overrides."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'stage config {path!r} does not exist')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(dict(cfg_options))
-    return cfg
+    return load_tool_config(path, dict(cfg_options) if cfg_options else None)
 
 
 class _SetUpRecordsFilter(logging.Filter):
@@ -72,6 +69,9 @@ def train_in_work_dir(cfg: Config, work_dir: str, name: str) -> str:
     print_log(f'[pipeline] {name}: config {osp.join(work_dir, config_file)}, environment and '
               f'full log in {runner.log_dir}', logger='current')
     runner.train()
+    # Under DDP rank 0 alone saves; the other ranks look for its checkpoint after it.
+    from mmengine.dist import barrier
+    barrier()
     best = sorted(p for p in os.listdir(work_dir) if p.startswith('best_') and p.endswith('.pth'))
     if best:
         return osp.join(work_dir, best[-1])

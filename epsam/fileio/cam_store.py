@@ -5,7 +5,7 @@
   ``cls_classes`` str ``(K,)``, ``img_path`` str;
 - ``masks/{stem}.png``: uint8 label map (class indices, 255 = ignore).
 
-Every write is atomic (:mod:`epsam.utils.atomic_io`). The npz is a zip of
+Every write is atomic (:mod:`epsam.fileio.atomic_io`). The npz is a zip of
 ``.npy`` members exactly as ``np.savez_compressed`` writes it, except that the
 members carry a fixed timestamp, so the same CAM always gives the same bytes
 and reruns are byte-identical. Every read error names the file.
@@ -19,9 +19,9 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from epsam.datasets.errors import PatchFileError
-from epsam.datasets.patch_io import read_patch_mask
-from epsam.utils.atomic_io import atomic_write_bytes
+from .atomic_io import atomic_write_bytes
+from .errors import PatchFileError
+from .patch_io import read_patch_mask
 
 __all__ = [
     'CamFileError', 'CamRecord', 'save_cam', 'load_cam', 'quantise_cam', 'save_label_png',

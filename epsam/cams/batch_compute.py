@@ -1,19 +1,19 @@
 """Helpers of :mod:`epsam.cams.generation`: building parts, batched TTA, masks."""
-import hashlib
 from typing import Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from epsam.fileio.patch_io import read_patch_image
+from epsam.models.classifiers.cam_postprocess import minmax_normalize
 from epsam.registry import CAM_METHODS, MASK_MAKERS, build_if_config
 
-from .cam_utils import minmax_normalize
 from .tta import TTACAM
 
 __all__ = ['build_cam_method', 'build_mask_maker', 'compute_cams', 'compute_cams_and_logits',
            'describe_component',
-           'make_mask', 'weights_fingerprint', 'image_hwc']
+           'make_mask', 'image_hwc']
 
 
 def build_cam_method(cam_method: Union[dict, Callable]) -> Callable:
@@ -144,16 +144,6 @@ def make_mask(mask_maker: Callable, cams: np.ndarray, label: Optional[np.ndarray
     return (mask > 0).astype(np.uint8)
 
 
-def weights_fingerprint(model: nn.Module) -> str:
-    """BLAKE2b digest of every state-dict tensor (name, dtype, shape, bytes)."""
-    hasher = hashlib.blake2b(digest_size=16)
-    for name, tensor in model.state_dict().items():
-        flat = tensor.detach().reshape(-1).cpu().contiguous()
-        hasher.update(f'{name}|{flat.dtype}|{tuple(tensor.shape)}|'.encode())
-        hasher.update(flat.view(torch.uint8).numpy().tobytes())
-    return hasher.hexdigest()
-
-
 def image_hwc(packed: dict, sample, size: Tuple[int, int]) -> np.ndarray:
     """The (H, W, 3) BGR uint8 image at ``size``: the packed input, or read from disk.
 
@@ -165,5 +155,4 @@ def image_hwc(packed: dict, sample, size: Tuple[int, int]) -> np.ndarray:
     image = packed['inputs']
     if tuple(image.shape[-2:]) == tuple(size):
         return image.permute(1, 2, 0).cpu().numpy().astype(np.uint8)
-    from epsam.datasets.patch_io import read_patch_image
     return read_patch_image(sample.img_path)
