@@ -36,6 +36,7 @@ from epsam.benchmarking.encoder_speed import (compare_fused_attention, encoder_f
                                               seconds_per_image)
 from epsam.benchmarking.memory import machine_info
 from epsam.models.sam import build_sam, list_sam_variants
+from epsam.models.sam.fused_attention import fused_attention_enabled, use_fused_attention
 from epsam.models.sam.tiny_vit import refresh_attention_biases
 from epsam.models.sam.variants import get_sam_variant
 from epsam.fileio.atomic_io import atomic_write_json
@@ -86,11 +87,13 @@ def measure(variant: str, num_images: int, repeats: int, device: str, peak: floa
     if fused:
         comparison = compare_fused_attention(sam.image_encoder, frames, repeats)
         seconds = comparison['fused_seconds_per_image']
+        use_fused_attention(sam.image_encoder)  # the path the speed figures are of
     else:
         seconds = seconds_per_image(sam.image_encoder, frames, repeats)
     gflops = encoder_flops(variant) / 1e9
     achieved = gflops / seconds
     return dict(variant=variant, img_size=size,
+                attention='fused' if fused_attention_enabled(sam.image_encoder) else 'stock',
                 params_millions=sum(p.numel() for p in sam.image_encoder.parameters()) / 1e6,
                 gflops_per_image=gflops, seconds_per_image=seconds, achieved_gflops=achieved,
                 matmul_peak_gflops=peak, fraction_of_peak=achieved / peak, **comparison)

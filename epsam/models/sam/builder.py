@@ -74,7 +74,7 @@ def describe_sam(sam: nn.Module) -> str:
 
 
 def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, pretrained: bool = True,
-              fused_attention: bool = False, **overrides) -> Sam:
+              fused_attention: Optional[bool] = None, **overrides) -> Sam:
     """Build a SAM variant and load its weights.
 
     Args:
@@ -90,7 +90,9 @@ def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, pretrain
         fused_attention: Run the encoder's attention through
             ``scaled_dot_product_attention`` (see
             :mod:`~epsam.models.sam.fused_attention`); same weights and
-            state dict, outputs within float rounding of stock.
+            state dict, outputs within float rounding of stock. ``None``
+            takes the variant's default (on for the real variants, off for
+            ``tiny``); ``False`` runs segment_anything's own attention.
         **overrides: Fields of the variant to change, e.g. ``img_size=512``.
 
     Returns:
@@ -108,7 +110,7 @@ def build_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, pretrain
     if overrides:
         spec = spec.replace(**overrides)
     sam = build_sam_from_variant(spec)
-    if fused_attention:
+    if spec.fused_attention if fused_attention is None else fused_attention:
         use_fused_attention(sam)
     weights = resolve_sam_weights(variant, checkpoint, pretrained)
     if weights.is_stand_in:
@@ -131,7 +133,7 @@ def list_sam_variants() -> List[str]:
 def _make_variant_builder(name: str) -> Callable[..., Sam]:
 
     def builder(checkpoint: Optional[str] = None, pretrained: bool = True,
-                fused_attention: bool = False, **overrides) -> Sam:
+                fused_attention: Optional[bool] = None, **overrides) -> Sam:
         return build_sam(name, checkpoint=checkpoint, pretrained=pretrained,
                          fused_attention=fused_attention, **overrides)
 

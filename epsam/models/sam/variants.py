@@ -54,6 +54,11 @@ class SamVariant:
             and are loaded when no checkpoint is given (see
             :mod:`epsam.models.sam.bundled_weights`), or ``None``.
         display_name: How reports name the model (default: ``name``).
+        fused_attention: Whether :func:`~epsam.models.sam.build_sam` runs the
+            encoder's attention through ``scaled_dot_product_attention`` by
+            default (on where it measured faster: 1.60x for ViT-B and 1.13x
+            for LiteMedSAM on 2 CPU threads, docs/benchmarks.md; off for the
+            tiny stand-in, where it is not).
     """
 
     name: str
@@ -69,6 +74,7 @@ class SamVariant:
     num_multimask_outputs: int = 3
     bundled_weights: Optional[str] = None
     display_name: Optional[str] = None
+    fused_attention: bool = True
 
     #: Encoder family, for error messages and adapters ('vit' or 'tiny_vit').
     encoder_family = 'abstract'
@@ -233,7 +239,8 @@ SAM_VARIANTS: Dict[str, SamVariant] = {
     'tiny': ViTSamVariant(name='tiny', encoder_embed_dim=64, encoder_depth=2,
                           encoder_num_heads=2, encoder_global_attn_indexes=(1, ),
                           img_size=256, window_size=4, prompt_embed_dim=32, mask_in_chans=8,
-                          decoder_mlp_dim=64, decoder_num_heads=2, iou_head_hidden_dim=32),
+                          decoder_mlp_dim=64, decoder_num_heads=2, iou_head_hidden_dim=32,
+                          fused_attention=False),
     'lite_medsam': TinyViTSamVariant(name='lite_medsam', display_name='LiteMedSAM',
                                      img_size=256, stem_stride=1, normalization='min_max',
                                      bundled_weights='lite_medsam'),

@@ -114,8 +114,12 @@ def test_predictor_masks_identical():
         assert (stock - out).abs().max().item() <= TOLERANCE
 
 
-def test_build_sam_setting_defaults_off():
+def test_build_sam_setting_defaults_per_variant():
+    # On where it measured faster (the real variants), off for the tiny stand-in.
     assert not fused_attention_enabled(build_sam('tiny', pretrained=False))
+    assert fused_attention_enabled(build_sam('lite_medsam', pretrained=False))
+    assert not fused_attention_enabled(build_sam('lite_medsam', pretrained=False,
+                                                 fused_attention=False))
     assert fused_attention_enabled(build_sam('tiny', pretrained=False, fused_attention=True))
     built = SAM_BUILDERS.build(dict(type='tiny', pretrained=False, fused_attention=True))
     assert fused_attention_enabled(built)
