@@ -8,13 +8,38 @@ import contextlib
 import json
 import os
 import tempfile
-from typing import Any, Iterator
+from typing import Any, Iterator, Tuple
 
 __all__ = ['atomic_output', 'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json',
            'TEMP_SUFFIX']
 
 #: Suffix of the temporary files (hidden, in the target's folder) before the rename.
 TEMP_SUFFIX = '.tmp'
+
+
+@contextlib.contextmanager
+def _temporary_sibling(path: str, make_dirs: bool) -> Iterator[Tuple[int, str]]:
+    """Yield ``(fd, temporary path)`` beside ``path``; rename it to ``path`` on success.
+
+    On any failure the temporary file is removed and ``path`` is left as it
+    was; an ``OSError`` without a file name (a full disk) is re-raised naming
+    ``path``.
+    """
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    if make_dirs:
+        os.makedirs(folder, exist_ok=True)
+    handle, tmp_path = tempfile.mkstemp(prefix=f'.{name}.', suffix=TEMP_SUFFIX, dir=folder)
+    try:
+        yield handle, tmp_path
+        os.replace(tmp_path, path)
+    except OSError as err:
+        if err.filename is None:
+            # e.g. ENOSPC from write(): say which output could not be written.
+            raise OSError(err.errno, err.strerror or str(err), os.fspath(path)) from err
+        raise
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
 
 
 @contextlib.contextmanager
@@ -31,38 +56,25 @@ def atomic_output(path: str, make_dirs: bool = True) -> Iterator[str]:
         path: Final file path.
         make_dirs: Create the parent folder when it does not exist.
     """
-    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
-    if make_dirs:
-        os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(prefix=f'.{name}.', suffix=TEMP_SUFFIX, dir=folder)
-    os.close(handle)
-    try:
+    with _temporary_sibling(path, make_dirs) as (handle, tmp_path):
+        os.close(handle)
         yield tmp_path
-        os.replace(tmp_path, path)
-    except OSError as err:
-        if err.filename is None:
-            # e.g. ENOSPC from write(): say which output could not be written.
-            raise OSError(err.errno, err.strerror or str(err), os.fspath(path)) from err
-        raise
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
 
 
 def atomic_write_bytes(path: str, data: bytes, make_dirs: bool = True) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either absent or complete.
 
     The bytes go to a hidden temporary file in the same folder (same file
-    system), which is flushed, synced and renamed over ``path`` (see
-    :func:`atomic_output`).
+    system), which is flushed, synced and renamed over ``path`` (as
+    :func:`atomic_output` does).
 
     Args:
         path: Final file path.
         data: File content.
         make_dirs: Create the parent folder when it does not exist.
     """
-    with atomic_output(path, make_dirs=make_dirs) as tmp_path:
-        with open(tmp_path, 'wb') as stream:
+    with _temporary_sibling(path, make_dirs) as (handle, _):
+        with os.fdopen(handle, 'wb') as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
