@@ -177,13 +177,18 @@ class ClassMapLabeller:
                     if any(not p.is_empty for _, p in prompts.values())]
             embeddings = self.predictor.encode([prepared[i][0] for i in todo]) if todo else []
             by_index = dict(zip(todo, embeddings))
+            keys = [(i, cls) for i in todo for cls, (_, p) in prepared[i][2].items()
+                    if not p.is_empty]
+            decoded = dict(zip(keys, self.predictor.decode_many(
+                [by_index[i] for i, _ in keys],
+                [prepared[i][2][cls][1] for i, cls in keys]))) if keys else {}
             for i, (entry, (image, cam, prompts)) in enumerate(zip(chunk, prepared)):
                 masks, scores, classes = {}, {}, []
                 for cls, (region, prompt) in prompts.items():
                     info = dict(**{'class': cls}, status='empty_prompts', score=None,
                                 predicted_iou=None)
                     if not prompt.is_empty:
-                        mask, iou = self.predictor.decode(by_index[i], prompt)
+                        mask, iou = decoded[i, cls]
                         verdict = self.selector(mask, region, iou)
                         info.update(status='kept' if verdict.keep else 'rejected',
                                     score=round(float(verdict.score), 6),

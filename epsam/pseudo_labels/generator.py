@@ -110,6 +110,9 @@ class PseudoLabelGenerator:
         cam_channel: CAM channel to prompt from (index into ``cls_classes``).
         foreground_value: Initial-mask value of that class (1 for binary masks).
         progress: Show mmengine's progress bar.
+        decode_batch: Most images per mask-decoder call (see
+            :class:`~epsam.models.sam.SamMaskPredictor`; 1, the default, is
+            bit-exact with per-image decoding).
     """
 
     def __init__(self,
@@ -123,13 +126,14 @@ class PseudoLabelGenerator:
                  multimask_output: bool = False,
                  cam_channel: int = 0,
                  foreground_value: int = 1,
-                 progress: bool = True) -> None:
+                 progress: bool = True,
+                 decode_batch: int = 1) -> None:
         if isinstance(sam, dict):
             sam = build_sam(**sam)
         self.predictor = BatchedSamPredictor(
             sam, prompt_generator, batch_size=batch_size, device=device, cache=cache,
             seed=seed, multimask_output=multimask_output, cam_channel=cam_channel,
-            foreground_value=foreground_value)
+            foreground_value=foreground_value, decode_batch=decode_batch)
         self.selector = build_if_config(PSEUDO_LABEL_SELECTORS, selector)
         self.progress = progress
         self._fingerprint: Optional[str] = None

@@ -6,6 +6,9 @@ into an initial mask (``mask_maker``), ``num_points`` prompts drawn inside it
 weighted by the CAM (``ProbabilisticPointPrompt``), and SAM's sigmoid mask
 probability for those prompts. The prompt generator is seeded from the
 tile's pixels, so a tile gets the same prompts on any rank and in any batch.
+The prompted tiles of a batch go through SAM's one inference road
+(:class:`~epsam.models.sam.SamMaskPredictor`): one encoder call, then their
+prompts decoded together.
 """
 import zlib
 from typing import Optional, Union
@@ -31,13 +34,16 @@ class SamTilePredictor:
         score_threshold: Tiles whose classifier score is lower are negative.
         seed: Base seed of the prompt generators.
         device: Where SAM runs.
+        embedder: Source of SAM's image embeddings (see
+            :class:`~epsam.models.sam.SamMaskPredictor`); ``None``: its encoder.
     """
 
     def __init__(self, cam_predictor: CAMTilePredictor, sam: torch.nn.Module,
                  mask_maker: Optional[Union[dict, object]] = None,
                  prompt_generator: Optional[Union[dict, object]] = None,
                  score_threshold: float = 0.5, seed: int = 0,
-                 device: Union[str, torch.device] = 'cpu') -> None:
+                 device: Union[str, torch.device] = 'cpu',
+                 embedder: Optional[object] = None) -> None:
         from epsam.models.sam import SamMaskPredictor
         from epsam.registry import MASK_MAKERS, PROMPT_GENERATORS, build_if_config
         mask_maker = mask_maker or dict(type='PercentileMaskMaker', percentile=10.0)
@@ -46,7 +52,7 @@ class SamTilePredictor:
         self.cam_predictor = cam_predictor
         self.mask_maker = build_if_config(MASK_MAKERS, mask_maker)
         self.prompt_generator = build_if_config(PROMPT_GENERATORS, prompt_generator)
-        self.predictor = SamMaskPredictor(sam.to(device).eval())
+        self.predictor = SamMaskPredictor(sam, embedder=embedder, device=device)
         self.score_threshold = float(score_threshold)
         self.seed = int(seed)
 
@@ -70,17 +76,18 @@ class SamTilePredictor:
         tiles = check_tiles(tiles)
         scores, cams = self.cam_predictor.scores_and_cams(tiles)
         out = np.zeros(tiles.shape[:3], np.float32)
+        todo, prompts = [], []
         for index, (tile, score, cam) in enumerate(zip(tiles, scores, cams)):
             if score < self.score_threshold:
                 continue
             mask = self.mask_maker(cam[None])[0].astype(bool)
-            prompts = self.prompt_generator(cam, mask, self.tile_rng(tile))
-            if prompts.is_empty:
-                continue
-            self.predictor.set_image(tile)
-            logits, _ = self.predictor.predict(
-                points=torch.as_tensor(prompts.point_coords, dtype=torch.float32),
-                point_labels=torch.as_tensor(prompts.point_labels),
-                boxes=torch.as_tensor(prompts.boxes, dtype=torch.float32))
-            out[index] = logits.sigmoid().cpu().numpy()
+            one = self.prompt_generator(cam, mask, self.tile_rng(tile))
+            if not one.is_empty:
+                todo.append(index)
+                prompts.append(one)
+        if todo:
+            embeddings = self.predictor.embed([tiles[index] for index in todo])
+            decoded = self.predictor.decode(list(embeddings), prompts)
+            for index, (logits, _) in zip(todo, decoded):
+                out[index] = logits.sigmoid().cpu().numpy()
         return out

@@ -15,7 +15,8 @@ component-wise prompting does):
   per prompt set): one image at a time, float32, ``set_image`` (the image
   encoder) run again for EVERY prompt set, then one decode;
 - epsam: :class:`~epsam.pseudo_labels.sam_inference.BatchedSamPredictor`
-  (the engine of ``PseudoLabelGenerator``): images read and encoded
+  (the engine of ``PseudoLabelGenerator``, on SAM's one inference road
+  :class:`~epsam.models.sam.SamMaskPredictor`): images read and encoded
   ``--batch-size`` at a time, the embedding shared by all the image's prompt
   sets; with a GPU the encoder runs under bfloat16 autocast.
 

@@ -1,169 +1,159 @@
-"""Prompted mask prediction with SAM's submodules (never ``Sam.forward``).
+"""SAM's one inference road: embeddings from an embedder, prompts decoded in batches.
 
-The functions keep autograd state as the caller sets it, so the tuning model
-uses them for training; :class:`SamMaskPredictor` wraps them for inference in
-the two-level style of ``segment_anything.SamPredictor``: encode an image once
-(or take a cached embedding), then decode many prompts cheaply.
+In the two-level style of ``segment_anything.SamPredictor``: images are
+embedded once (stock encoder, embedding cache or adapter-tuned SAM: see
+:mod:`~epsam.models.sam.embedders`), then prompts are decoded cheaply. Many
+images go through one call: :meth:`SamMaskPredictor.embed` encodes a batch,
+and :meth:`SamMaskPredictor.decode` decodes every image's prompts, grouping
+up to ``decode_batch`` images whose prompt sets have the same shape into one
+mask-decoder call. Each prompt set keeps its best candidate and one image's
+sets (boxes) are united.
 """
-from typing import Optional, Tuple
+import time
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from segment_anything.modeling import Sam
 
+from .decoding import best_candidates, decode_masks, embed_prompts, unite_masks
+from .embedders import EncoderEmbedder, embed_counted
 from .input_transform import SamInputTransform
 
-__all__ = ['embed_prompts', 'decode_masks', 'best_candidates', 'unite_masks', 'SamMaskPredictor']
+__all__ = ['SamMaskPredictor']
 
 SizeHW = Tuple[int, int]
 
 
-def embed_prompts(sam: Sam,
-                  transform: SamInputTransform,
-                  original_size: SizeHW,
-                  points: Optional[torch.Tensor] = None,
-                  point_labels: Optional[torch.Tensor] = None,
-                  boxes: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Map one image's prompts into SAM's frame and encode them.
-
-    SAM predicts one mask per box; with ``M`` boxes the points go with every
-    box (as ``segment_anything``'s batched prompts), giving ``M`` prompt sets.
-
-    Args:
-        sam: The model (its ``prompt_encoder`` is used).
-        transform: The input transform of ``sam``.
-        original_size: (H, W) of the image the prompts refer to.
-        points: (x, y) pixel indices of the original image, shape (N, 2)
-            (convention of :class:`SamInputTransform`).
-        point_labels: 1 = foreground, 0 = background, shape (N, ).
-        boxes: XYXY boxes (inclusive pixel indices), shape (4, ) or (M, 4).
-
-    Returns:
-        Sparse embeddings (S, N', C) and dense embeddings (S, C, g, g), with
-        S = max(M, 1) prompt sets.
-    """
-    device = sam.pixel_mean.device
-    box_input = None
-    if boxes is not None and torch.as_tensor(boxes).numel() > 0:
-        boxes = torch.as_tensor(boxes)
-        if boxes.shape[-1] != 4 or boxes.numel() % 4:
-            raise ValueError(f'prompt boxes must have shape (4, ) or (M, 4) as XYXY, '
-                             f'got {tuple(boxes.shape)}')
-        box_input = transform.apply_boxes(boxes.reshape(-1, 4).to(device), original_size)
-    sets = 1 if box_input is None else len(box_input)
-    point_input = None
-    if points is not None and points.numel() > 0:
-        points = torch.as_tensor(points)
-        if points.ndim != 2 or points.shape[1] != 2:
-            raise ValueError(f'prompt points must have shape (N, 2) as (x, y), '
-                             f'got {tuple(points.shape)}')
-        if point_labels is None:
-            raise ValueError('prompt points were given without point labels')
-        point_labels = torch.as_tensor(point_labels).reshape(-1)
-        if point_labels.shape[0] != points.shape[0]:
-            raise ValueError(f'{points.shape[0]} prompt points but '
-                             f'{point_labels.shape[0]} point labels')
-        coords = transform.apply_coords(points.to(device), original_size)
-        labels = point_labels.to(device=device, dtype=torch.int)
-        point_input = (coords[None].expand(sets, -1, -1), labels[None].expand(sets, -1))
-    if point_input is None and box_input is None:
-        raise ValueError('no prompt: give points (with labels) and/or boxes')
-    return sam.prompt_encoder(points=point_input, boxes=box_input, masks=None)
+def _shape_key(inputs: Dict[str, Optional[torch.Tensor]]) -> Tuple:
+    """Images may share a decoder call when their prompt tensors have equal shapes."""
+    return tuple(None if value is None else tuple(value.shape) for value in inputs.values())
 
 
-def decode_masks(sam: Sam, image_embedding: torch.Tensor, sparse: torch.Tensor,
-                 dense: torch.Tensor,
-                 multimask_output: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Run the mask decoder for one image's prompt sets.
-
-    Args:
-        sam: The model (its ``mask_decoder`` and positional encoding are used).
-        image_embedding: The image encoder's output, shape (C, g, g) or (1, C, g, g).
-        sparse: Sparse prompt embeddings (S, N', C), S prompt sets.
-        dense: Dense prompt embeddings (S, C, g, g).
-        multimask_output: Predict SAM's three candidate masks instead of one.
-
-    Returns:
-        Low-resolution logits (S, K, 4g, 4g) and predicted IoUs (S, K), with
-        K = 3 if ``multimask_output`` else 1.
-    """
-    if image_embedding.ndim == 3:
-        image_embedding = image_embedding[None]
-    expected = (sam.prompt_encoder.embed_dim, *sam.prompt_encoder.image_embedding_size)
-    if tuple(image_embedding.shape[1:]) != expected or image_embedding.shape[0] != 1:
-        raise ValueError(f'image embedding must have shape (1, {expected[0]}, {expected[1]}, '
-                         f'{expected[2]}) for this SAM, got {tuple(image_embedding.shape)}')
-    return sam.mask_decoder(
-        image_embeddings=image_embedding,
-        image_pe=sam.prompt_encoder.get_dense_pe(),
-        sparse_prompt_embeddings=sparse,
-        dense_prompt_embeddings=dense,
-        multimask_output=multimask_output)
-
-
-def best_candidates(logits: torch.Tensor,
-                    iou: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Each prompt set's candidate with the highest predicted IoU.
-
-    Args:
-        logits: Candidate logits (S, K, h, w).
-        iou: Predicted IoUs (S, K).
-
-    Returns:
-        Logits (S, h, w) and predicted IoUs (S, ) of the kept candidates.
-    """
-    best = torch.argmax(iou.detach(), dim=1)
-    rows = torch.arange(len(best), device=best.device)
-    return logits[rows, best], iou[rows, best]
-
-
-def unite_masks(logits: torch.Tensor) -> torch.Tensor:
-    """One image's mask from its prompt sets' logits (S, H, W): their union.
-
-    The pixelwise maximum of the logits, so ``mask = logits > 0`` is the
-    union of the sets' masks and training reaches the box that claims each
-    pixel most strongly. Apply it at the output size (after
-    :meth:`SamInputTransform.postprocess_masks`), where the masks are compared.
-    """
-    if len(logits) == 1:
-        return logits[0]  # one prompt set: nothing to unite (and nothing kept for backward)
-    return logits.amax(dim=0)
+def _cat(values: List[Optional[torch.Tensor]]) -> Optional[torch.Tensor]:
+    return None if values[0] is None else torch.cat(values)
 
 
 class SamMaskPredictor:
-    """Inference helper: encode an image once, then decode prompts.
+    """Prompted SAM inference over many images per call.
 
     Args:
-        sam: A built SAM (see :func:`~epsam.models.sam.build_sam`).
+        sam: A built SAM (see :func:`~epsam.models.sam.build_sam`); moved to
+            ``device`` and put in eval mode.
+        embedder: Source of image embeddings with ``get_or_compute(images,
+            device=)``: a :class:`~epsam.models.sam.SamEmbeddingCache`, an
+            :class:`~epsam.models.sam.AdaptedSamEmbedder`, or ``None`` for
+            :class:`~epsam.models.sam.EncoderEmbedder` (``sam.image_encoder``).
+        device: Where SAM runs (default: where it is).
+        multimask_output: Decode SAM's three candidates per prompt set and
+            keep the one with the highest predicted IoU.
+        decode_batch: Most images per mask-decoder call. 1 (default) decodes
+            image by image, bit for bit as ``segment_anything``; larger values
+            run images with equally shaped prompts together, faster but equal
+            only up to float rounding (logits differ by ~1e-5).
     """
 
-    def __init__(self, sam: Sam) -> None:
-        self.sam = sam
-        self.transform = SamInputTransform.from_sam(sam)
+    def __init__(self, sam: Sam, embedder: Optional[object] = None,
+                 device: Optional[Union[str, torch.device]] = None,
+                 multimask_output: bool = False, decode_batch: int = 1) -> None:
+        if isinstance(decode_batch, bool) or not isinstance(decode_batch, int) \
+                or decode_batch < 1:
+            raise ValueError(f'decode_batch must be an int >= 1, got {decode_batch!r}')
+        self.device = torch.device(device) if device is not None else sam.pixel_mean.device
+        self.sam = sam.to(self.device).eval()
+        self.transform = SamInputTransform.from_sam(self.sam)
+        self.embedder = EncoderEmbedder(self.sam) if embedder is None else embedder
+        self.multimask_output = bool(multimask_output)
+        self.decode_batch = decode_batch
+        self.images_encoded = 0
+        self.encoder_calls = 0
+        self.seconds: Dict[str, float] = dict(encode=0.0, decode=0.0)
         self.embedding: Optional[torch.Tensor] = None
         self.original_size: Optional[SizeHW] = None
 
+    def _sync(self) -> None:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+
+    # --- many images --------------------------------------------------------------
+    def embed(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Embeddings (B, C, g, g) of RGB uint8 images (H, W, 3) (sizes may differ)."""
+        start = time.perf_counter()
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f'expected RGB images of shape (H, W, 3), got {image.shape}')
+        tensors = [torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+                   for image in images]
+        embeddings, encoded, calls = embed_counted(self.embedder, tensors, self.device)
+        self.images_encoded += encoded
+        self.encoder_calls += calls
+        self._sync()
+        self.seconds['encode'] += time.perf_counter() - start
+        return embeddings
+
     @torch.no_grad()
-    def set_image(self, image: np.ndarray) -> torch.Tensor:
-        """Encode an RGB image.
+    def decode(self, embeddings: Sequence[torch.Tensor],
+               prompts: Sequence[object]) -> List[Tuple[torch.Tensor, float]]:
+        """Each image's prompts -> its united logits at the image size and mean IoU.
 
         Args:
-            image: RGB uint8 image, HWC.
+            embeddings: One (C, g, g) embedding per image.
+            prompts: One non-empty :class:`~epsam.prompts.Prompts` per image,
+                in that image's frame (its ``image_size``). Each box is
+                decoded with every point; the masks of several boxes are united.
 
         Returns:
-            The image embedding (C, g, g), also kept for :meth:`predict`.
+            Per image: logits (H, W) (mask = logits > 0) and the predicted IoU
+            (mean over the prompt sets).
         """
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f'expected an RGB image of shape (H, W, 3), got {image.shape}')
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-        tensor = tensor.to(self.sam.pixel_mean.device)
-        embedding = self.sam.image_encoder(self.transform.preprocess(tensor))[0]
+        start = time.perf_counter()
+        inputs = [p.to_sam_frame(self.transform.img_size).to_sam_inputs(self.device)
+                  for p in prompts]
+        groups: Dict[Tuple, List[int]] = {}
+        for index, one in enumerate(inputs):
+            groups.setdefault(_shape_key(one), []).append(index)
+        results: List[Optional[Tuple[torch.Tensor, float]]] = [None] * len(inputs)
+        for members in groups.values():
+            for first in range(0, len(members), self.decode_batch):
+                chunk = members[first:first + self.decode_batch]
+                logits, ious = self._decode_group([embeddings[i] for i in chunk],
+                                                  [inputs[i] for i in chunk])
+                sets = len(logits) // len(chunk)
+                for offset, index in enumerate(chunk):
+                    rows = slice(offset * sets, (offset + 1) * sets)
+                    full = self.transform.postprocess_masks(logits[rows, None],
+                                                            prompts[index].image_size)
+                    results[index] = unite_masks(full[:, 0]), float(ious[rows].mean())
+        self._sync()
+        self.seconds['decode'] += time.perf_counter() - start
+        return results
+
+    def _decode_group(self, embeddings: List[torch.Tensor],
+                      inputs: List[Dict[str, Optional[torch.Tensor]]]
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Best-candidate low-res logits (B * S, h, w) and IoUs of equally shaped prompts."""
+        points = None
+        if inputs[0]['point_coords'] is not None:
+            points = (_cat([one['point_coords'] for one in inputs]),
+                      _cat([one['point_labels'] for one in inputs]))
+        sparse, dense = self.sam.prompt_encoder(
+            points=points, boxes=_cat([one['boxes'] for one in inputs]),
+            masks=_cat([one['mask_inputs'] for one in inputs]))
+        stacked = torch.stack([e.to(self.device) for e in embeddings])
+        low_res, iou = decode_masks(self.sam, stacked, sparse, dense, self.multimask_output)
+        return best_candidates(low_res, iou)
+
+    # --- one image, tensor prompts (segment_anything's SamPredictor style) ---------
+    def set_image(self, image: np.ndarray) -> torch.Tensor:
+        """Encode an RGB uint8 image (H, W, 3); the embedding (C, g, g) is kept for
+        :meth:`predict` and returned."""
+        embedding = self.embed([image])[0]
         self.set_embedding(embedding, image.shape[:2])
         return embedding
 
     def set_embedding(self, embedding: torch.Tensor, original_size: SizeHW) -> None:
         """Use a precomputed (cached) embedding (C, g, g) of an image of (H, W)."""
-        self.embedding = embedding.to(self.sam.pixel_mean.device)
+        self.embedding = embedding.to(self.device)
         self.original_size = (int(original_size[0]), int(original_size[1]))
 
     @torch.no_grad()

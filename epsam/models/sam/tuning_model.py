@@ -33,9 +33,9 @@ from epsam.models.adapters import build_sam_adapter
 from epsam.registry import MODELS
 
 from .builder import build_sam
+from .decoding import best_candidates, decode_masks, embed_prompts, unite_masks
 from .embedding_cache import SamEmbeddingCache
 from .input_transform import SamInputTransform
-from .predictor import best_candidates, decode_masks, embed_prompts, unite_masks
 
 __all__ = ['SamTuningModel']
 
