@@ -27,8 +27,15 @@ echo "[wheel-check] building the wheel"
 python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation \
   -w "$scratch/dist" .
 wheel="$(ls "$scratch"/dist/epsam-*.whl)"
-unzip -l "$wheel" | grep -q 'epsam/models/sam/builder.py' \
-  || { echo "[wheel-check] $wheel lacks the epsam package" >&2; exit 1; }
+# (no `unzip -l | grep -q`: grep's early exit gives unzip a SIGPIPE, which
+# pipefail turns into a failure)
+python - "$wheel" <<'EOF' || { echo "[wheel-check] $wheel lacks the epsam package" >&2; exit 1; }
+import sys
+import zipfile
+
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+sys.exit(0 if {'epsam/__init__.py', 'epsam/models/sam/builder.py'} <= names else 1)
+EOF
 
 echo "[wheel-check] installing $EPSAM_TORCH_SPEC, then $(basename "$wheel"), into a new venv"
 "${PYTHON:-python3}" -m venv "$scratch/venv"
