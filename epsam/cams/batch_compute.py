@@ -16,22 +16,24 @@ __all__ = ['build_cam_method', 'build_mask_maker', 'compute_cams', 'compute_cams
            'make_mask', 'image_hwc']
 
 
+def _build_callable(registry, cfg: Union[dict, Callable], what: str) -> Callable:
+    """``cfg`` built from ``registry`` (a callable is returned as is); refuses a non-callable."""
+    built = build_if_config(registry, cfg)
+    if not callable(built):
+        raise TypeError(f'{what}, got {built!r}')
+    return built
+
+
 def build_cam_method(cam_method: Union[dict, Callable]) -> Callable:
     """A CAM method from a ``CAM_METHODS`` config (or a callable, returned as is)."""
-    cam_method = build_if_config(CAM_METHODS, cam_method)
-    if not callable(cam_method):
-        raise TypeError(f'cam_method must be a CAM_METHODS config or a callable '
-                        f'(model, inputs) -> maps, got {cam_method!r}')
-    return cam_method
+    return _build_callable(CAM_METHODS, cam_method, 'cam_method must be a CAM_METHODS config '
+                           'or a callable (model, inputs) -> maps')
 
 
 def build_mask_maker(mask_maker: Union[dict, Callable]) -> Callable:
     """A mask maker from a ``MASK_MAKERS`` config (or a callable, returned as is)."""
-    mask_maker = build_if_config(MASK_MAKERS, mask_maker)
-    if not callable(mask_maker):
-        raise TypeError(f'mask_maker must be a MASK_MAKERS config or a callable, '
-                        f'got {mask_maker!r}')
-    return mask_maker
+    return _build_callable(MASK_MAKERS, mask_maker,
+                           'mask_maker must be a MASK_MAKERS config or a callable')
 
 
 def describe_component(component) -> str:
