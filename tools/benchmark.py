@@ -42,6 +42,7 @@ import time
 from typing import Dict, List, Optional
 
 import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
+from epsam.apis import count_trainable_params
 from epsam.benchmarking.harness import (FINAL_METRICS_FILE, BenchmarkFileError,
                                         collect, format_table, load_mmseg_test_metrics,
                                         published_benchmark_rows, write_reports)
@@ -155,17 +156,6 @@ def load_config(config: str, options: List[str]):
     return cfg
 
 
-def trainable_params(config: str, options: List[str]) -> int:
-    """Parameters with ``requires_grad`` of the model a config builds."""
-    from mmengine.registry import DefaultScope
-
-    from epsam.registry import MODELS
-    cfg = load_config(config, options)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'epsam')):
-        model = MODELS.build(cfg.model)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def _gpu_peak_bytes(work_dir: str) -> Optional[int]:
     """Largest ``memory`` (MiB, CUDA runs only) in the training scalars, in bytes."""
     import glob
@@ -180,7 +170,7 @@ def _gpu_peak_bytes(work_dir: str) -> Optional[int]:
 
 
 def run_train_test(entry: Dict, work_dir: str, options: List[str], stand_in: bool) -> None:
-    """Train and test a stage-3 config; write ``final_metrics.json`` rows."""
+    """Train and test a segmenter config (pseudo-labels); write ``final_metrics.json`` rows."""
     config = osp.join(REPO, entry['config'])
     train = run_measured(_with_options(
         [sys.executable, osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', work_dir],
@@ -198,7 +188,7 @@ def run_train_test(entry: Dict, work_dir: str, options: List[str], stand_in: boo
                    'peak memory: training process RSS (CPU)')
     rows = load_mmseg_test_metrics(work_dir, method=entry['method'],
                                    dataset=entry.get('dataset'))
-    params = trainable_params(config, options)
+    params = count_trainable_params(load_config(config, options))
     # SAM weights: the config's SAM, else those of the entry whose pseudo-labels it used.
     sam_weights, _ = sam_weights_of_config(load_config(config, options))
     for row in rows:

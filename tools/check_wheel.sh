@@ -34,7 +34,7 @@ import sys
 import zipfile
 
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
-sys.exit(0 if {'epsam/__init__.py', 'epsam/models/sam/builder.py'} <= names else 1)
+sys.exit(0 if {'epsam/__init__.py', 'epsam/models/sam/building/builder.py'} <= names else 1)
 EOF
 
 echo "[wheel-check] installing $EPSAM_TORCH_SPEC, then $(basename "$wheel"), into a new venv"
@@ -53,7 +53,7 @@ import os
 import epsam
 import mmseg.models  # noqa: F401
 from epsam.models.sam import build_sam
-from epsam.models.sam.bundled_weights import bundled_weights_path
+from epsam.models.sam.building.bundled_weights import bundled_weights_path
 
 assert not epsam.__file__.startswith(os.environ.get('EPSAM_ROOT', '/nonexistent')), epsam.__file__
 assert 'site-packages' in epsam.__file__, epsam.__file__

@@ -20,6 +20,7 @@ import time
 import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
 from epsam.datasets.synthetic import generate_camelyon_like
 from epsam.pipeline import EPSAMPipeline
+from epsam.pipeline.stage_names import EVALUATION_STAGE
 from epsam.engine.config_utils import add_device_argument, default_device
 from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E501
 from mmengine.config import Config, DictAction
@@ -27,11 +28,11 @@ from mmengine.config import Config, DictAction
 # CAM masks at Otsu's threshold: EP-SAM's percentile recipe keeps about 80 % of
 # every patch, so its boxes are whole-patch boxes and the tuned SAM collapses to
 # the whole patch (docs/science.md); it stays available by name:
-# configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-box_3it_*.py
-DEMO_CONFIG = ('configs/epsam/epsam-pipeline_r18tiny-cam-otsu_lite-medsam-decoder-box_3it_'
+# configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-box_3iter_*.py
+DEMO_CONFIG = ('configs/epsam/epsam-pipeline_r18tiny-cam-otsu_lite-medsam-decoder-box_3iter_'
                'synthetic-camelyon-128x128.py')
-STAND_IN_CONFIG = ('configs/epsam/'
-                   'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py')
+STAND_IN_CONFIG = ('configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_'
+                   'synthetic-camelyon-128x128.py')
 DEMO_DATA = dict(num_train=120, num_val=20, num_test=40, patch_size=128, seed=0)
 
 
@@ -75,7 +76,7 @@ def main(argv=None) -> dict:
     for line in (result['sam'], f"Protocol: {result['protocol']}"):
         print(line)
     print('Pictures: ' + ', '.join(result['pictures']))
-    print(f"Results: {osp.join(args.work_dir, 'stage5_evaluation', 'results.md')}")
+    print(f"Results: {osp.join(args.work_dir, EVALUATION_STAGE, 'results.md')}")
     print(f'[demo] finished in {time.time() - start:.0f} s')
     return result
 

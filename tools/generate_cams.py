@@ -43,7 +43,7 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='classifier checkpoint (loaded with weights_only=True)')
     parser.add_argument('--out', required=True, help='output folder for this split')
     parser.add_argument('--split', choices=['train', 'val', 'test'], default='train',
-                        help='dataset split of the config (default: train, the split stage 2 '
+                        help='dataset split of the config (default: train, the split step 5 '
                         'pseudo-labels)')
     parser.add_argument('--cam-method', choices=sorted(CAM_METHOD_TYPES),
                         help='replace the CAM method of cam_cfg (TTA kept unless --no-tta)')

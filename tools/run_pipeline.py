@@ -3,7 +3,7 @@
 Example::
 
     python tools/run_pipeline.py \\
-        configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py
+        configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_synthetic-camelyon-128x128.py
     python tools/run_pipeline.py CONFIG --sam-checkpoint checkpoints/sam_vit_b_01ec64.pth \\
         --cfg-options sam.variant=vit_b
     bash tools/dist_pipeline.sh CONFIG 4          # torchrun, 4 processes (GPUs or CPU/gloo)
@@ -31,7 +31,7 @@ import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
 from epsam.engine.config_utils import (add_device_argument, add_launcher_arguments,  # noqa: E402
                                        default_device, export_local_rank, load_tool_config)
 from epsam.pipeline import USER_ERRORS, EPSAMPipeline  # noqa: E402
-from epsam.pipeline.stage_plan import STAGE_NAMES_HELP  # noqa: E402
+from epsam.pipeline.stage_names import EVALUATION_STAGE, STAGE_NAMES_HELP  # noqa: E402
 from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
 from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
@@ -85,7 +85,7 @@ def main(argv=None) -> dict:
             raise
         raise ToolError(str(err)) from None  # e.g. --launcher slurm without GPUs
     if pipeline.ranks.is_main:
-        print(f"Results: {osp.join(work_dir, 'stage5_evaluation', 'results.md')}")
+        print(f"Results: {osp.join(work_dir, EVALUATION_STAGE, 'results.md')}")
     return result
 
 

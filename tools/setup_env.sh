@@ -47,7 +47,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     --no-deps --no-build-isolation -e "$EPSAM_ROOT"
   rm -f "$constraints"
   python -c "import epsam, mmseg.models, segment_anything
-from epsam.models.sam.bundled_weights import bundled_weights_path
+from epsam.models.sam.building.bundled_weights import bundled_weights_path
 bundled_weights_path('lite_medsam')  # LiteMedSAM's weights: present, size and SHA-256 right" \
     || { echo "[epsam] installation check failed" >&2; exit 1; }
   echo "$want" > "$stamp"

@@ -2,7 +2,7 @@
 
 Example::
 
-    python tools/train.py configs/epsam/<config>.py --work-dir work_dirs/run1
+    python tools/train.py configs/adl_cam/<config>.py --work-dir work_dirs/run1
     python tools/train.py CONFIG --resume            # continue from the last checkpoint
     torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch
 """

@@ -15,7 +15,7 @@
 data_root = 'data/synthetic_camelyon_bench'
 data_options = [f'{loader}.dataset.data_root={data_root}'
                 for loader in ('train_dataloader', 'test_dataloader')]
-config = 'configs/cad/sam-{}-fullbox_tiny_1xb4-10e_synthetic-camelyon-128x128.py'
+config = 'configs/sam_tuning/sam-{}-fullbox_tiny_1xb4-10e_synthetic-camelyon-128x128.py'
 variants = [
     ('decoder', 'SAM decoder-only tuning', []),
     ('cad', 'SAM + CAD (parallel adapter)', []),

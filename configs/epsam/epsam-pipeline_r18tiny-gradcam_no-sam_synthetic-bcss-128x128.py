@@ -3,11 +3,11 @@
 # Grad-CAM (4 rotations) instead of CAM, class maps from MultiClassMaskMaker,
 # no SAM (use_sam=False: the SAM sections of the base are not used): the
 # Grad-CAM class maps are evaluated on the test split under both protocols and
-# the train split's maps (stage2_cams/train/masks) are the pseudo-labels of
-# the Grad-CAM -> DeepLabV3+ baselines (configs/stage3/*gradcam-pseudo*).
+# the train split's maps (step2_cams/train/masks) are the pseudo-labels of
+# the Grad-CAM -> DeepLabV3+ baselines (configs/deeplabv3plus/*gradcam-pseudo*).
 #   python tools/run_pipeline.py THIS_CONFIG
-#   ... --cfg-options classifier.checkpoint=work_dirs/OTHER_PIPELINE_RUN  (reuse stage 1)
-_base_ = ['./epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-bcss-128x128.py']
+#   ... --cfg-options classifier.checkpoint=work_dirs/OTHER_PIPELINE_RUN  (reuse step 1)
+_base_ = ['./epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_synthetic-bcss-128x128.py']
 method_name = 'Grad-CAM class maps (no SAM)'
 cam_name = 'Grad-CAM'
 cams = dict(

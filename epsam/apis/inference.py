@@ -4,7 +4,8 @@
 :func:`init_model` builds its ``model`` in epsam's scope and loads a
 checkpoint strictly and weights-only
 (:func:`epsam.engine.checkpoint_loading.load_model_weights`);
-:func:`init_sam` is the SAM counterpart over :func:`epsam.models.sam.build_sam`.
+:func:`init_sam` is the SAM counterpart over :func:`epsam.models.sam.build_sam`;
+:func:`count_trainable_params` counts what a config's model trains.
 """
 from typing import Optional, Union
 
@@ -18,7 +19,7 @@ from epsam.engine.config_utils import load_tool_config
 from epsam.models.sam import build_sam
 from epsam.registry import MODELS
 
-__all__ = ['load_config', 'init_model', 'init_sam']
+__all__ = ['load_config', 'init_model', 'init_sam', 'count_trainable_params']
 
 #: The one config loader: a file's config with ``cfg_options`` merged in (see
 #: :func:`epsam.engine.config_utils.load_tool_config`).
@@ -78,3 +79,19 @@ def init_sam(variant: str = 'vit_b', checkpoint: Optional[str] = None, device: s
         ``segment_anything``'s ``Sam`` in eval mode.
     """
     return build_sam(variant, checkpoint=checkpoint, **kwargs).to(device).eval()
+
+
+def count_trainable_params(config: Union[str, Config],
+                           cfg_options: Optional[dict] = None) -> int:
+    """Parameters with ``requires_grad`` of the model a config builds (no checkpoint read).
+
+    Args:
+        config: A config file or a loaded :class:`~mmengine.config.Config`.
+        cfg_options: Overrides merged into the config, e.g.
+            ``{'model.sam': dict(variant='tiny')}``.
+
+    Returns:
+        The number of trained parameters (frozen ones excluded).
+    """
+    model = init_model(config, cfg_options=cfg_options)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

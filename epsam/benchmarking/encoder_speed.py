@@ -12,11 +12,11 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from epsam.models.sam.architecture import build_sam_from_variant
-from epsam.models.sam.variants import get_sam_variant
+from epsam.models.sam.building.architecture import build_sam_from_variant
+from epsam.models.sam.building.variants import get_sam_variant
 
 __all__ = ['encoder_flops', 'matmul_peak_gflops', 'seconds_per_image', 'compare_fused_attention',
-           'load_average']
+           'load_average', 'sam_weights_note']
 
 
 def encoder_flops(variant: str) -> int:
@@ -84,7 +84,7 @@ def seconds_per_image(encoder: torch.nn.Module, frames: torch.Tensor, repeats: i
 
 def compare_fused_attention(encoder: torch.nn.Module, frames: torch.Tensor, repeats: int = 1
                             ) -> Dict[str, float]:
-    """Stock vs fused attention (:mod:`epsam.models.sam.fused_attention`) on the same frames.
+    """Stock vs fused attention (:mod:`~epsam.models.sam.building.fused_attention`), same frames.
 
     The two forwards alternate (one warm-up image each, then ``repeats``
     timed passes of each, stock first), so machine load drifts onto both;
@@ -100,7 +100,7 @@ def compare_fused_attention(encoder: torch.nn.Module, frames: torch.Tensor, repe
         ``speedup_vs_stock`` (stock / fused seconds) and ``max_abs_diff``
         (largest absolute embedding difference, fused vs stock, first pass).
     """
-    from epsam.models.sam.fused_attention import use_fused_attention
+    from epsam.models.sam.building.fused_attention import use_fused_attention
     best = {False: float('inf'), True: float('inf')}
     embeddings = {}
     with torch.no_grad():
@@ -127,3 +127,16 @@ def load_average() -> Dict[str, float]:
     except OSError:
         return {}
     return {'1min': round(one, 2), '5min': round(five, 2), '15min': round(fifteen, 2)}
+
+
+def sam_weights_note(variant: str) -> str:
+    """What a benchmark's SAM weights are: the variant's bundled ones, or a random stand-in.
+
+    Args:
+        variant: A registered SAM variant, built with its default weights.
+    """
+    spec = get_sam_variant(variant)
+    name = spec.display_name or spec.name
+    if spec.bundled_weights:
+        return f'bundled {name} weights'
+    return f'random weights: stand-in {name}, speed does not depend on the values'

@@ -5,13 +5,13 @@ Every row names its SAM weights in one short form (``sam_weights``):
 * ``'stand-in (random tiny)'``: a randomly initialised SAM, not a trained one;
 * ``'LiteMedSAM lite_medsam.pth (...), sha256 79d8c9dca6db'``: trained weights,
   with the first 12 hex digits of the file's SHA-256 when known;
-* ``'none'``: the method runs no SAM (CAM maps, stage-3 on CAM labels).
+* ``'none'``: the method runs no SAM (CAM maps, a segmenter trained on CAM labels).
 """
 import os.path as osp
 from typing import Optional, Tuple
 
 from epsam.fileio.fingerprints import file_sha256
-from epsam.models.sam.builder import resolve_sam_weights
+from epsam.models.sam.building.builder import resolve_sam_weights
 
 from .published import canonical_dataset
 
@@ -25,7 +25,7 @@ SHA_PREFIX = 12
 
 
 def weights_label(weights, variant: str = '') -> str:
-    """The ``sam_weights`` text of a :class:`~epsam.models.sam.builder.SamWeights`.
+    """The ``sam_weights`` text of a :class:`~epsam.models.sam.building.builder.SamWeights`.
 
     Args:
         weights: Where SAM's weights came from.

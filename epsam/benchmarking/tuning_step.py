@@ -2,7 +2,8 @@
 
 The variants are those of CAD's comparison (arXiv 2409.15889), each a
 :class:`~epsam.models.sam.SamTuningModel` config in
-``configs/_base_/models/sam_tuning_{name}_{size}.py``:
+``configs/_base_/models/sam_tuning_{name}.py`` (or a per-size
+``sam_tuning_{name}_{size}.py`` where one exists):
 
 - ``decoder_only``: only the mask decoder trains (EP-SAM);
 - ``cad``: CAD's parallel convolutional adapter + decoder;
@@ -15,35 +16,49 @@ the values of the weights.
 """
 import gc
 import time
+from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
+from epsam.apis import init_model
 from epsam.models.adapters import count_parameters
-from epsam.registry import MODELS
 
 from .memory import SavedTensorCounter, current_rss_bytes, peak_rss_bytes, reset_peak_rss
 
 __all__ = ['TUNING_VARIANTS', 'IN_ENCODER_VARIANTS', 'VARIANT_SIZES', 'variant_config_path',
            'load_variant_model_cfg', 'build_tuning_model', 'make_training_batch',
-           'warm_embedding_cache', 'measure_training_step']
+           'warm_embedding_cache', 'measure_training_step', 'make_training_batches',
+           'time_training_epoch']
 
 TUNING_VARIANTS: Tuple[str, ...] = ('decoder_only', 'cad', 'cad_lean', 'sam_adapter',
                                     'bottleneck', 'lora')
 IN_ENCODER_VARIANTS = frozenset({'sam_adapter', 'bottleneck', 'lora'})
 VARIANT_SIZES: Tuple[str, ...] = ('vit_b', 'tiny', 'lite_medsam')
-#: The ``sam_tuning_*_{size}.py`` file each SAM size reads; sizes without
-#: their own files take the ViT-B settings with ``sam.variant`` replaced.
+#: The ``sam_tuning_*_{size}.py`` file each SAM size reads where per-size
+#: files exist; otherwise every size reads ``sam_tuning_{name}.py`` (ViT-B
+#: settings) with ``sam.variant`` replaced.
 SIZE_CONFIG_FILES = {'vit_b': 'vit_b', 'tiny': 'tiny', 'lite_medsam': 'vit_b'}
+#: CAD adapter input of a size read from the shared ViT-B file (the former
+#: per-size file's value), unless ``adapter_input`` is given.
+SIZE_ADAPTER_INPUT = {'tiny': 128}
+
+
+def _config_candidates(config_dir: Union[str, Path], name: str, size: str) -> Tuple[Path, Path]:
+    """The per-size config file, then the shared one."""
+    folder = Path(config_dir)
+    return (folder / f'sam_tuning_{name}_{SIZE_CONFIG_FILES[size]}.py',
+            folder / f'sam_tuning_{name}.py')
 
 
 def variant_config_path(config_dir: Union[str, Path], name: str, size: str) -> Path:
-    """Path of ``sam_tuning_{name}_{size}.py`` in ``config_dir``.
+    """Config file of a variant: ``sam_tuning_{name}_{size}.py`` if it exists,
+    else ``sam_tuning_{name}.py`` (the per-size path when neither exists).
 
     Raises:
         ValueError: ``name`` or ``size`` is not a known variant / SAM size.
@@ -53,7 +68,8 @@ def variant_config_path(config_dir: Union[str, Path], name: str, size: str) -> P
     if size not in VARIANT_SIZES:
         raise ValueError(f'unknown SAM size {size!r} for the tuning configs; '
                          f'choose from {list(VARIANT_SIZES)}')
-    return Path(config_dir) / f'sam_tuning_{name}_{SIZE_CONFIG_FILES[size]}.py'
+    per_size, shared = _config_candidates(config_dir, name, size)
+    return shared if not per_size.is_file() and shared.is_file() else per_size
 
 
 def load_variant_model_cfg(name: str,
@@ -82,14 +98,18 @@ def load_variant_model_cfg(name: str,
     """
     path = variant_config_path(config_dir, name, size)
     if not path.is_file():
-        raise FileNotFoundError(f'tuning config for {name!r} at {size!r} not found: {path}')
+        tried = ' or '.join(str(p) for p in _config_candidates(config_dir, name, size))
+        raise FileNotFoundError(f'tuning config for {name!r} at {size!r} not found: {tried}')
     cfg = Config.fromfile(str(path))
     if 'model' not in cfg:
         raise ValueError(f'{path}: the config defines no "model" dict')
     model = cfg.model.to_dict()
     model['sam'] = dict(model.get('sam') or {}, checkpoint=None, pretrained=False)
-    if SIZE_CONFIG_FILES[size] != size:
+    shared_file = path.name == f'sam_tuning_{name}.py'
+    if SIZE_CONFIG_FILES[size] != size or shared_file:
         model['sam']['variant'] = size
+    if adapter_input is None and shared_file:
+        adapter_input = SIZE_ADAPTER_INPUT.get(size)
     adapter = model.get('adapter')
     if adapter_input is not None and adapter is not None and adapter.get('type') == 'CADAdapter':
         adapter['input_size'] = int(adapter_input)
@@ -108,7 +128,7 @@ def build_tuning_model(model_cfg: dict, device: Union[str, torch.device] = 'cpu'
     embeddings a first one cached (the cache keys hash the encoder weights).
     """
     torch.manual_seed(seed)
-    model = MODELS.build(model_cfg).to(device)
+    model = init_model(Config(dict(model=model_cfg)), device=str(device))
     return model.train()
 
 
@@ -179,6 +199,23 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _adamw(model: torch.nn.Module, lr: float, weight_decay: float,
+           caller: str) -> torch.optim.Optimizer:
+    """AdamW over the model's trainable parameters (refused when there are none)."""
+    trainable = [param for param in model.parameters() if param.requires_grad]
+    if not trainable:
+        raise ValueError(f'{caller}: the model has no trainable parameter')
+    return torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
+
+
+def _count_encoder_images(model: torch.nn.Module) -> Tuple[List[int], Any]:
+    """A list the image encoder appends each call's batch size to, and the hook's handle."""
+    encoder_images: List[int] = []
+    handle = model.sam.image_encoder.register_forward_pre_hook(
+        lambda _module, args: encoder_images.append(int(args[0].shape[0])))
+    return encoder_images, handle
+
+
 def measure_training_step(model: torch.nn.Module, data: dict, lr: float = 2e-4,
                           weight_decay: float = 1e-2) -> Dict[str, object]:
     """Run one training step (loss forward, backward, AdamW step) and measure it.
@@ -199,13 +236,8 @@ def measure_training_step(model: torch.nn.Module, data: dict, lr: float = 2e-4,
         A dict of plain numbers (bytes, seconds, counts); see the keys.
     """
     device = next(model.parameters()).device
-    trainable = [param for param in model.parameters() if param.requires_grad]
-    if not trainable:
-        raise ValueError('measure_training_step: the model has no trainable parameter')
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
-    encoder_images = []
-    handle = model.sam.image_encoder.register_forward_pre_hook(
-        lambda _module, args: encoder_images.append(int(args[0].shape[0])))
+    optimizer = _adamw(model, lr, weight_decay, 'measure_training_step')
+    encoder_images, handle = _count_encoder_images(model)
     cache = getattr(model, 'embedding_cache', None)
     cache_before = None
     if cache is not None:
@@ -256,3 +288,118 @@ def measure_training_step(model: torch.nn.Module, data: dict, lr: float = 2e-4,
         forward_time_s=forward_s,
         step_time_s=step_s,
         loss=float(loss.detach()))
+
+
+def make_training_batches(model: torch.nn.Module, num_images: int, batch_size: int,
+                          image_size: int, seed: int = 0) -> List[dict]:
+    """``ceil(num_images / batch_size)`` batches of :func:`make_training_batch`,
+    each with its own content seed (so every image is a distinct cache key)."""
+    if int(num_images) != num_images or num_images < 1:
+        raise ValueError(f'make_training_batches: num_images must be a positive integer, '
+                         f'got {num_images!r}')
+    sizes = [min(batch_size, num_images - start) for start in range(0, num_images, batch_size)]
+    return [make_training_batch(model, size, image_size, seed=seed + index)
+            for index, size in enumerate(sizes)]
+
+
+@contextmanager
+def _forward_seconds(modules: Dict[str, Optional[torch.nn.Module]],
+                     totals: Dict[str, float]) -> Iterator[None]:
+    """Add each module's forward wall time to ``totals[name]`` (hooks; outermost calls)."""
+    handles, starts = [], {}
+
+    def pre(name):
+        def hook(*_):
+            starts.setdefault(name, time.perf_counter())
+        return hook
+
+    def post(name):
+        def hook(*_):
+            totals[name] += time.perf_counter() - starts.pop(name)
+        return hook
+
+    for name, module in modules.items():
+        if module is None:
+            continue
+        totals.setdefault(name, 0.0)
+        handles.append(module.register_forward_pre_hook(pre(name)))
+        handles.append(module.register_forward_hook(post(name)))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def time_training_epoch(model: torch.nn.Module, batches: List[dict], lr: float = 2e-4,
+                        weight_decay: float = 1e-2) -> Dict[str, object]:
+    """One epoch of training steps (loss forward, backward, AdamW step) over ``batches``, timed.
+
+    Where the time goes: forward wall time of the image encoder and of the
+    adapter (hooks), time in the embedding cache's ``get_or_compute`` (its
+    encoder passes included) and the rest (prompt encoder, mask decoder,
+    loss, every backward pass and the optimizer).
+
+    Args:
+        model: A :class:`~epsam.models.sam.SamTuningModel` in train mode.
+        batches: From :func:`make_training_batches` (already preprocessed).
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+
+    Returns:
+        ``epoch_s``, ``images``, ``steps``, ``encoder_images``,
+        ``encoder_forward_s``, ``adapter_forward_s``, ``cache_lookup_s``,
+        ``other_s`` and ``cache`` (hits/misses/encoder passes during the
+        epoch, or ``None`` without a cache).
+    """
+    device = next(model.parameters()).device
+    optimizer = _adamw(model, lr, weight_decay, 'time_training_epoch')
+    encoder_images, counter = _count_encoder_images(model)
+    totals = dict(cache_lookup=0.0)
+    cache = getattr(model, 'embedding_cache', None)
+    cache_before = cache.stats() if cache is not None else None
+    lookup = cache.get_or_compute if cache is not None else None
+    if cache is not None:
+        _ = cache.encoder_fingerprint  # hashed once per training run, not per step
+
+        def timed_lookup(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return lookup(*args, **kwargs)
+            finally:
+                totals['cache_lookup'] += time.perf_counter() - start
+
+        cache.get_or_compute = timed_lookup
+    parts = dict(encoder=model.sam.image_encoder, adapter=getattr(model, 'adapter', None))
+    gc.collect()
+    _synchronize(device)
+    start = time.perf_counter()
+    try:
+        with _forward_seconds(parts, totals):
+            for data in batches:
+                losses = model(**data, mode='loss')
+                loss = sum(value for key, value in losses.items() if key.startswith('loss'))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            _synchronize(device)
+        epoch_s = time.perf_counter() - start
+    finally:
+        counter.remove()
+        if cache is not None:
+            del cache.get_or_compute  # the bound method again
+    cache_stats = None
+    if cache is not None:
+        after = cache.stats()
+        cache_stats = {key: after[key] - cache_before[key]
+                       for key in ('hits', 'misses', 'encoder_passes')}
+    encoder_s = totals.get('encoder', 0.0)
+    # With a cache the encoder runs inside the lookup (its misses): count it once.
+    outside = totals['cache_lookup'] if cache is not None else encoder_s
+    adapter_s = totals.get('adapter', 0.0)
+    return dict(epoch_s=epoch_s, images=sum(int(d['inputs'].shape[0]) for d in batches),
+                steps=len(batches), encoder_images=sum(encoder_images),
+                encoder_forward_s=encoder_s, adapter_forward_s=adapter_s,
+                cache_lookup_s=totals['cache_lookup'],
+                other_s=max(epoch_s - outside - adapter_s, 0.0), cache=cache_stats,
+                loss=float(loss.detach()))

@@ -18,8 +18,9 @@ unfinished item is computed whole, so resumed runs keep the compositions too.
 Images of different sizes inside a batch are forwarded in per-size groups.
 """
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -196,13 +197,10 @@ def generate_cams(model: nn.Module,
                            max_pending=2 * batch_size)
     forwarder = _Forwarder(model, cam_method, writer, cls_classes, label_source, threshold,
                            only_positive, stack_tta, report, seconds)
+    todo = [batch for batch in mine if not all(stems[i] in done for i in batch)]
     try:
-        for batch in mine:
-            if all(stems[i] in done for i in batch):
-                continue
-            start = time.perf_counter()
-            samples = [_load(dataset, index, infos[index]) for index in batch]
-            seconds['load'] += time.perf_counter() - start
+        for batch, samples in _prefetched(todo, lambda batch: [
+                _load(dataset, index, infos[index]) for index in batch], seconds):
             for group in _groups_by_size(samples):
                 forwarder.process(group, done)
             bar.update(sum(stems[i] not in done for i in batch))
@@ -307,6 +305,29 @@ def _check_unique(stems: Sequence[str], infos: Sequence[dict]) -> None:
             raise ValueError(f'generate_cams: outputs are named by image stem, and {stem!r} '
                              f'occurs twice ({seen[stem]} and {info["img_path"]})')
         seen[stem] = info['img_path']
+
+
+def _prefetched(batches: List[List[int]], load: Callable[[List[int]], List[dict]],
+                seconds: Dict[str, float]) -> Iterator[Tuple[List[int], List[dict]]]:
+    """``(batch, its loaded samples)`` in order, the next batch read while this one runs.
+
+    Reading and decoding images (file I/O, PIL / OpenCV, which release the
+    GIL) overlaps the classifier's forward pass; the order and contents are
+    those of loading in turn. ``seconds['load']`` grows by the time spent
+    waiting for images, which is all of the reading time only for the first
+    batch.
+    """
+    if not batches:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix='cam-prefetch') as reader:
+        upcoming = reader.submit(load, batches[0])
+        for position, batch in enumerate(batches):
+            start = time.perf_counter()
+            samples = upcoming.result()
+            seconds['load'] += time.perf_counter() - start
+            if position + 1 < len(batches):
+                upcoming = reader.submit(load, batches[position + 1])
+            yield batch, samples
 
 
 def _load(dataset, index: int, info: dict) -> dict:

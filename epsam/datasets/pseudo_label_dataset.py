@@ -16,7 +16,7 @@ _METAINFO_KEYS = ('classes', 'palette', 'cls_classes', 'background_index')
 
 @DATASETS.register_module()
 class PseudoLabelDataset(BaseSegDataset):
-    """Images and their pseudo-masks for training a segmenter (stage 2).
+    """Images and their pseudo-masks for training a segmenter (after step 7, optional).
 
     Layout: ``{data_root}/{img_path}/{stem}{img_suffix}`` and
     ``{data_root}/{seg_map_path}/{stem}{seg_map_suffix}`` (``data_prefix`` as

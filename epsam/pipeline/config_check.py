@@ -140,7 +140,7 @@ def _key_problems(cfg: Config) -> List[str]:
 
 
 def _sam_problems(sam: Any) -> List[str]:
-    from epsam.models.sam.variants import SAM_VARIANTS
+    from epsam.models.sam.building.variants import SAM_VARIANTS
     if sam is None:
         return ["sam is missing; set sam = dict(variant='vit_b', checkpoint=None) (or another "
                 'registered variant)']
@@ -208,9 +208,9 @@ def _split_problems(cfg: Config) -> List[str]:
 
 def _file_problems(cfg: Config, uses_sam: bool) -> List[str]:
     problems = []
-    sections = [('classifier', 'the stage-1 classifier config (configs/epsam/epsam-cam_*.py)')]
+    sections = [('classifier', 'the step-1 classifier config (configs/adl_cam/adl-cam_*.py)')]
     if uses_sam:
-        sections.append(('sam_tuning', 'the SAM tuning config (configs/epsam/sam-*.py)'))
+        sections.append(('sam_tuning', 'the SAM tuning config (configs/sam_tuning/sam-*.py)'))
     for section, what in sections:
         value = cfg.get(section)
         if not isinstance(value, dict) or not value.get('config'):

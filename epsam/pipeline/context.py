@@ -1,15 +1,16 @@
 """What every pipeline stage needs: the config, folders, data splits, SAM settings."""
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from mmengine.config import Config
 
-from epsam.models.sam.architecture import SamWeights
-from epsam.models.sam.builder import describe_weights, resolve_sam_weights
+from epsam.models.sam.building.architecture import SamWeights
+from epsam.models.sam.building.builder import describe_weights, resolve_sam_weights
 
 from .distributed import PipelineRanks
 from .ledger import StageLedger
+from .overrides import Override, apply_pipeline_values
 
 STAND_IN_NOTE = ('SAM weights: randomly initialised stand-in ({variant} variant), NOT a '
                  "trained SAM; pass --sam-checkpoint, or use sam.variant='lite_medsam' "
@@ -21,7 +22,7 @@ class PipelineContext:
     """The pipeline config plus derived paths.
 
     Args:
-        cfg: The pipeline config (see ``configs/epsam/epsam_*.py``).
+        cfg: The pipeline config (see ``configs/epsam/epsam-pipeline_*.py``).
         work_dir: Root of every stage's folder.
         device: Where models run (``'cpu'`` or ``'cuda'``).
         ranks: This process's rank among the pipeline's processes (one by default).
@@ -34,6 +35,17 @@ class PipelineContext:
 
     def __post_init__(self) -> None:
         self.ledger = StageLedger(self.work_dir)
+        self._reported_overrides: Set[Tuple[str, str]] = set()
+
+    def own_values(self, cfg: Config, values: Mapping[str, Any],
+                   config_name: str) -> List[Override]:
+        """Write the pipeline's ``values`` into a stage config (see :mod:`.overrides`).
+
+        Each value that replaces a different one of the stage config is logged
+        once per run, however many stages load that config.
+        """
+        return apply_pipeline_values(cfg, values, config_name,
+                                     reported=self._reported_overrides)
 
     # --- data ----------------------------------------------------------------
     @property
@@ -76,7 +88,7 @@ class PipelineContext:
         variant = self.sam_cfg.get('variant', '?')
         if self.stand_in_sam:
             return f'RANDOM STAND-IN ({variant})'
-        from epsam.models.sam.variants import get_sam_variant
+        from epsam.models.sam.building.variants import get_sam_variant
         return get_sam_variant(variant).label
 
     @property

@@ -19,6 +19,7 @@ import torch
 from mmengine.logging import print_log
 
 from epsam.cams.mask_makers import OtsuMaskMaker
+from epsam.cams.recipe import cam_recipe
 from epsam.evaluation.metrics.functional import dice_iou_per_image
 from epsam.fileio.cam_store import load_cam, load_label_png
 from epsam.fileio.items import PseudoLabelItem, items_from_cam_dir
@@ -26,7 +27,8 @@ from epsam.fileio.patch_io import read_patch_mask
 from epsam.pseudo_labels import PseudoLabelGenerator
 
 from .context import PipelineContext
-from .stages import CAM_STAGE, classifier_config, load_inference_sam
+from .stage_models import classifier_config, load_inference_sam
+from .stage_names import CAM_STAGE
 
 PROTOCOL = 'per-image foreground Dice/IoU (smooth 1e-3), mean over positive patches'
 
@@ -100,7 +102,7 @@ def baseline_masks(ctx: PipelineContext, items: Sequence[PseudoLabelItem],
                    truths: Dict[str, np.ndarray]) -> List[Tuple[str, Dict]]:
     """The rows every method is measured against: whole patch, CAM mask, CAM at Otsu."""
     otsu = OtsuMaskMaker()
-    mask_maker = (ctx.cfg.get('cams') or classifier_config(ctx).cam_cfg).mask_maker
+    mask_maker = cam_recipe(classifier_config(ctx))['mask_maker']
     return [
         ('whole patch (every pixel foreground)',
          {stem: np.ones_like(truth) for stem, truth in truths.items()}),
@@ -122,7 +124,7 @@ def sam_prompted_masks(sam: torch.nn.Module, embedder: Optional[object], prompt:
     """SAM's masks for items prompted from their CAM masks (no selection).
 
     Args:
-        sam: The SAM (see :func:`~epsam.pipeline.stages.load_inference_sam`).
+        sam: The SAM (see :func:`~epsam.pipeline.stage_models.load_inference_sam`).
         embedder: Its source of image embeddings (cache or adapter), or ``None``.
         prompt: ``PROMPT_GENERATORS`` config.
         items: Images with their CAM and initial mask.

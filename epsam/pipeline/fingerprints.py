@@ -139,7 +139,7 @@ def describe_changes(old: Fingerprint, new: Fingerprint) -> List[str]:
 
     Returns:
         E.g. ``['data_root (data/a -> data/b)', 'sam_tuning.config (changed)',
-        '3 files of train/image differ', 'upstream stage1_classifier changed']``.
+        '3 files of train/image differ', 'upstream step1_classifier changed']``.
     """
     settings, files, upstream = [], [], []
     for key in list(dict.fromkeys([*new.items, *old.items])):

@@ -20,11 +20,12 @@ from epsam.evaluation.metrics.functional import confusion_matrix
 from epsam.evaluation.metrics.wsss_iou import PROTOCOLS, WSSSIoUMetric
 from epsam.fileio.cam_store import load_label_png
 from epsam.fileio.patch_io import read_patch_mask
+from epsam.pseudo_labels import class_items_from_cam_dir
 
 from .context import PipelineContext
-from .multiclass_labelling import class_items_from_cam_dir
-from .multiclass_stages import build_labeller, dataset_metainfo, split_label_mode
-from .stages import CAM_STAGE
+from .multiclass_stages import build_labeller, dataset_metainfo
+from .stage_names import CAM_STAGE
+from .stages import split_label_mode
 
 UNDECIDED_NOTE = ('a patch without a class map and undecided (255) pixels count as '
                   'background')

@@ -3,15 +3,16 @@
 Same folders and stage names as the binary protocol (:mod:`.stages`); what
 differs:
 
-* CAMs: K per-class CAMs and class-map initial masks (``MultiClassMaskMaker``);
-  each split says where its image labels come from (``split_labels``);
+* CAMs (:func:`.stages.generate_split_cams` with ``split_labels=True``): K
+  per-class CAMs and class-map initial masks (``MultiClassMaskMaker``); each
+  split says where its image labels come from (``split_labels``);
 * SAM tuning is class-agnostic: every (image, class) pair of a class map
   becomes one binary training target (``{stem}__c{k}.png``: 1 = that class,
   255 = ignored, 0 = anything else), written under the tuning stage's
   ``targets/`` folder with a link to the image, so the binary tuning config
   (``SamMaskDataset``) trains on them unchanged;
 * pseudo-labels: per labelled class, merged into class maps
-  (:mod:`.multiclass_labelling`).
+  (:class:`~epsam.pseudo_labels.ClassMapLabeller`).
 """
 import json
 import os
@@ -22,22 +23,16 @@ from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.logging import print_log
-from mmengine.registry import DefaultScope
 
-from epsam.engine.checkpoint_loading import load_model_weights
-from epsam.engine.hooks import read_train_seconds
 from epsam.fileio.atomic_io import atomic_write_json
 from epsam.fileio.cam_store import load_label_png, save_label_png
-from epsam.registry import DATASETS, MODELS
+from epsam.pseudo_labels import ClassMapLabeller, class_items_from_cam_dir
+from epsam.registry import DATASETS
 
 from .context import PipelineContext
-from .multiclass_labelling import ClassMapLabeller, class_items_from_cam_dir
-from .stages import (CAM_STAGE, CLASSIFIER_STAGE, _as_record, classifier_config, load_inference_sam,
-                     pseudo_label_stage, sam_tuning_config, sam_tuning_stage, train_stage)
-
-#: ``split_labels`` value -> (dataset ``label_from``, ``generate_cams`` label_source).
-LABEL_MODES = {'filename': ('filename', 'label'), 'mask': ('mask', 'label'),
-               'prediction': ('none', 'prediction')}
+from .stage_models import classifier_config, load_inference_sam
+from .stage_names import CAM_STAGE, pseudo_label_stage, sam_tuning_stage
+from .stages import sam_tuning_config, train_sam
 
 
 def dataset_metainfo(ctx: PipelineContext) -> Dict:
@@ -51,49 +46,6 @@ def dataset_metainfo(ctx: PipelineContext) -> Dict:
                          'needs the segmentation classes, the label classes and a background')
     return dict(classes=tuple(meta['classes']), cls_classes=tuple(meta['cls_classes']),
                 background_index=int(meta['background_index']))
-
-
-def split_label_mode(ctx: PipelineContext, split: str) -> str:
-    modes = dict(ctx.cfg.get('split_labels') or {})
-    mode = modes.get(split, 'filename' if split == ctx.cfg.train_split else 'prediction')
-    if mode not in LABEL_MODES:
-        raise ValueError(f'split_labels[{split!r}] must be one of {sorted(LABEL_MODES)}, '
-                         f'got {mode!r}')
-    return mode
-
-
-# --- step 1 -----------------------------------------------------------------------
-# --- step 2 -----------------------------------------------------------------------
-def generate_class_cams(ctx: PipelineContext) -> Dict:
-    """Per-class CAMs and class-map initial masks of every split in ``cam_splits``."""
-    from epsam.cams.generation import generate_cams
-    start = time.time()
-    cfg = classifier_config(ctx)
-    checkpoint = ctx.ledger.record(CLASSIFIER_STAGE)['checkpoint']
-    cams = ctx.cfg.get('cams') or cfg.cam_cfg
-    reports = {}
-    with DefaultScope.overwrite_default_scope('epsam'):
-        model = MODELS.build(cfg.model)
-        load_model_weights(model, checkpoint)
-        model.eval()
-        for split in ctx.cfg.cam_splits:
-            label_from, label_source = LABEL_MODES[split_label_mode(ctx, split)]
-            dataset_cfg = cfg.test_dataloader.dataset.copy()
-            dataset_cfg.update(data_root=ctx.data_root, require_masks=False,
-                               label_from=label_from,
-                               pipeline=[dict(type='LoadPatchImage'),
-                                         dict(type='PackPatchInputs')])
-            # Assigned, not merged (see stages.generate_split_cams).
-            dataset_cfg['data_prefix'] = ctx.split_prefix(split)
-            report = generate_cams(
-                model, DATASETS.build(dataset_cfg), osp.join(ctx.stage_dir(CAM_STAGE), split),
-                cam_method=cams.method, mask_maker=cams.mask_maker,
-                batch_size=cams.get('batch_size', 8), only_positive=True,
-                label_source=label_source, device=ctx.device, checkpoint=checkpoint,
-                progress=False)
-            reports[split] = dict(_as_record(report), labels=split_label_mode(ctx, split))
-            print_log(f'[pipeline] CAMs for {split}: {reports[split]}', logger='current')
-    return dict(splits=reports, seconds=time.time() - start, checkpoint=checkpoint)
 
 
 # --- steps 4 and 6: class-agnostic SAM tuning ------------------------------------
@@ -164,12 +116,7 @@ def tune_sam_on_class_maps(ctx: PipelineContext, iteration: int, class_map_dir: 
                            'tune SAM on')
     cfg = sam_tuning_config(ctx, osp.join(target_dir, 'masks'))
     cfg.train_dataloader.dataset.img_dir = osp.abspath(osp.join(target_dir, 'images'))
-    checkpoint = train_stage(ctx, cfg, stage)
-    if ctx.ranks.is_main:
-        cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
-    selection = ('best val Dice (GROUND-TRUTH PIXEL LABELS)'
-                 if ctx.uses_pixel_labels_for_selection else 'last epoch (no pixel labels)')
-    seconds = read_train_seconds(ctx.stage_dir(stage), time.time() - start)  # resumes summed
+    checkpoint, seconds, selection = train_sam(ctx, iteration, cfg, start)
     return dict(checkpoint=checkpoint, mask_dir=class_map_dir, targets=count, seconds=seconds,
                 selection=selection)
 

@@ -1,5 +1,6 @@
 """The pipeline's outputs for people: a table, Markdown/JSON files and picture grids."""
 import copy
+import itertools
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -14,7 +15,9 @@ from epsam.fileio.cam_store import load_cam, load_label_png
 from epsam.visualization.panels import cam_heatmap, draw_prompts, mask_overlay, panel_grid
 
 from .context import PipelineContext
-from .evaluation import ground_truth
+from .evaluation import evaluation_items, ground_truth
+from .stage_models import load_inference_sam
+from .stage_names import pseudo_label_stage
 
 COLUMNS = ('method', 'Dice (%)', 'IoU (%)', 'whole-patch masks', 'train (s)', 'inference (s)')
 COLLAPSE_TAG = ' [COLLAPSED: whole patch]'
@@ -141,3 +144,46 @@ def write_picture_grids(ctx: PipelineContext, split: str, pseudo_dir: Optional[s
         raise RuntimeError(f'could not encode the picture grid {out_path}')
     atomic_write_bytes(out_path, encoded.tobytes())
     return out_path
+
+
+def picture_items(items: List, pseudo_dir: Optional[str], count: int) -> List:
+    """The first ``count`` items, alternating kept and rejected pseudo-labels when
+    ``pseudo_dir`` is given (so a grid shows both), in their listing order."""
+    if not pseudo_dir:
+        return list(items[:count])
+    kept = [i for i in items if osp.isfile(osp.join(pseudo_dir, f'{i.stem}.png'))]
+    rejected = [i for i in items if i not in kept]
+    mixed = [item for pair in itertools.zip_longest(kept, rejected) for item in pair if item]
+    return mixed[:count]
+
+
+def write_pictures(ctx: PipelineContext, final_checkpoint: str, out_dir: str) -> List[str]:
+    """Grids ``grid_{split}.png`` of a few train patches (with the last pseudo-labels)
+    and test patches, predicted by the SAM of ``final_checkpoint``.
+
+    Args:
+        ctx: The pipeline context (``evaluation.num_pictures`` patches per grid).
+        final_checkpoint: The last tuned SAM.
+        out_dir: Where the grids are written.
+
+    Returns:
+        The grids' paths (none when ``num_pictures`` is 0).
+    """
+    count = int(ctx.cfg.evaluation.get('num_pictures', 6))
+    if count <= 0:
+        return []
+    last = int(ctx.cfg.get('iterations', 3))
+    pseudo_dir: Optional[str] = None
+    if last > 0:
+        pseudo_dir = osp.join(ctx.stage_dir(pseudo_label_stage(last)), 'masks')
+    from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
+    sam, embedder = load_inference_sam(ctx, final_checkpoint)
+    predictor = BatchedSamPredictor(sam, ctx.cfg.evaluation.prompt, device=ctx.device,
+                                    cache=embedder, seed=ctx.cfg.evaluation.get('seed', 0))
+    paths = []
+    for split, pseudo in ((ctx.cfg.train_split, pseudo_dir), (ctx.cfg.test_split, None)):
+        items = picture_items(evaluation_items(ctx, split), pseudo, count)
+        predictions = list(predictor.predict(items))
+        paths.append(write_picture_grids(ctx, split, pseudo, predictions,
+                                         osp.join(out_dir, f'grid_{split}.png'), count))
+    return paths

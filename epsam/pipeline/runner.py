@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import time
 from contextlib import ExitStack, contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional
 
 from mmengine.config import Config
 from mmengine.logging import MMLogger, print_log
@@ -16,43 +16,40 @@ from . import stages
 from .config_check import TASKS, validate_pipeline_config
 from .context import PipelineContext
 from .distributed import PipelineRanks
-from .evaluation import evaluate_models, evaluation_items
 from .fingerprints import Fingerprint
-from .report import write_picture_grids, write_results
 from .restart import restart_from
 from .stage_clock import StageClock, format_duration
-from .stage_plan import EVALUATION_STAGE, check_fingerprints, plan_stages
+from .stage_names import (CAM_STAGE, CLASSIFIER_STAGE, EVALUATION_STAGE, pseudo_label_stage,
+                          refuse_legacy_work_dir, sam_tuning_stage)
+from .stage_plan import check_fingerprints, plan_stages
+from .tasks import PipelineTask, TunedSam, build_task
 
 __all__ = ['EPSAMPipeline', 'EVALUATION_STAGE', 'TASKS']
 
 _PIPELINE_IDS = itertools.count()
 
 
-def picture_items(items: List, pseudo_dir: Optional[str], count: int) -> List:
-    """The first ``count`` items, alternating kept and rejected pseudo-labels when
-    ``pseudo_dir`` is given (so a grid shows both), in their listing order."""
-    if not pseudo_dir:
-        return list(items[:count])
-    kept = [i for i in items if osp.isfile(osp.join(pseudo_dir, f'{i.stem}.png'))]
-    rejected = [i for i in items if i not in kept]
-    mixed = [item for pair in itertools.zip_longest(kept, rejected) for item in pair if item]
-    return mixed[:count]
-
-
 class EPSAMPipeline:
     """EP-SAM from patch labels to a tuned SAM, as resumable stages.
 
-    Stages (each in its own folder under ``work_dir``, finished ones skipped):
+    Stages (each in its own folder under ``work_dir``, finished ones skipped),
+    the same for every task; the config's ``task`` picks how each does its
+    work (:mod:`.tasks`: ``'binary'``, EP-SAM's one foreground class, or
+    ``'multiclass'``, class maps over the dataset's classes):
 
-    1. ``stage1_classifier``: train the ADL classifier (``tools/train.py`` config);
-    2. ``stage2_cams``: CAMs and initial masks of the train and test splits;
-    3. ``stage3_sam_tuning_iter0``: preliminary decoder tuning on the initial masks;
-    4. for ``i`` in 1..``iterations``: ``stage4_pseudo_labels_iter{i}`` (CAM
-       prompts into the previous SAM, IDS selection) and
-       ``stage3_sam_tuning_iter{i}`` (re-training from the original SAM
-       weights on the selected pseudo-labels);
-    5. ``stage5_evaluation``: CAM-only masks, untuned SAM and every tuned SAM
-       on the test split, with picture grids.
+    1. ``step1_classifier``: train the ADL classifier (``tools/train.py`` config),
+       or reuse ``classifier.checkpoint``;
+    2. ``step2_cams``: CAMs and initial masks (binary masks or class maps) of
+       ``cam_splits``;
+    3. ``step4_sam_tuning_iter0``: preliminary SAM tuning on the initial masks;
+    4. for ``i`` in 1..``iterations``: ``step5_pseudo_labels_iter{i}`` (CAM
+       prompts into the previous SAM, selection) and
+       ``step6_sam_tuning_iter{i}`` (re-training from the original SAM
+       weights on the selected pseudo-labels; not run when none was kept);
+    5. ``step7_evaluation``: the CAM masks, the untuned SAM and every tuned
+       SAM on the test split, and the reports.
+
+    A multi-class config with ``use_sam=False`` runs steps 1, 2 and 5 only.
 
     Before any stage runs (:meth:`session`): the config is checked
     (:func:`~.config_check.validate_pipeline_config`), the work dir is locked
@@ -65,7 +62,7 @@ class EPSAMPipeline:
         work_dir: Where the stages write.
         device: ``'cpu'`` or ``'cuda'``.
         restart_from: Redo this stage and every later one (their folders are
-            moved aside to ``{stage}.old-{time}``), e.g. ``'stage2_cams'``.
+            moved aside to ``{stage}.old-{time}``), e.g. ``'step2_cams'``.
         launcher: ``'none'`` (one process) or the launcher of this process
             (``'pytorch'``, ``'slurm'``, ``'mpi'``); every rank then runs this
             pipeline (see :mod:`.distributed`): trainings under DDP, CAMs,
@@ -78,6 +75,7 @@ class EPSAMPipeline:
         # Before the logger: with a process group, only rank 0 writes its file.
         self.ranks = PipelineRanks.start(launcher)
         self.ctx = PipelineContext(cfg, work_dir, device, self.ranks)
+        self._task: Optional[PipelineTask] = None
         self.restart_from = restart_from
         self.plan: Optional[Dict[str, Fingerprint]] = None
         self.clock: Optional[StageClock] = None
@@ -87,6 +85,13 @@ class EPSAMPipeline:
         self.logger = MMLogger.get_instance(
             f'epsam_pipeline_{time.strftime("%Y%m%d_%H%M%S")}_{next(_PIPELINE_IDS)}',
             log_file=osp.join(work_dir, 'pipeline.log'), file_mode='a')
+
+    @property
+    def task(self) -> PipelineTask:
+        """The config's task (:mod:`.tasks`), built on first use (after the config check)."""
+        if self._task is None:
+            self._task = build_task(self.ctx.cfg)
+        return self._task
 
     @property
     def iterations(self) -> int:
@@ -165,6 +170,7 @@ class EPSAMPipeline:
         """Lock the work dir (until ``held`` closes), plan, check and apply ``restart_from``."""
         ctx = self.ctx
         held.enter_context(WorkDirLock(ctx.work_dir, warn=self._warn))
+        refuse_legacy_work_dir(ctx.work_dir)
         self.plan = plan_stages(ctx, self.iterations)
         self.clock = StageClock(self.plan, lambda stage: (ctx.ledger.record(stage) or {})
                                 .get('seconds') if ctx.ledger.is_done(stage) else None)
@@ -180,95 +186,72 @@ class EPSAMPipeline:
                        'fingerprints (older epsam); reused without checking its settings')
 
     def run(self) -> Dict:
-        """Run (or resume) every stage; return the evaluation record.
-
-        ``task='multiclass'`` in the config runs the multi-class protocol
-        (:mod:`.multiclass_runner`); ``'binary'`` (the default) EP-SAM's.
-        Both run inside :meth:`session`.
-        """
+        """Run (or resume) every stage inside :meth:`session`; return the evaluation record."""
         with self.session():
-            if self.ctx.cfg.get('task', 'binary') == 'multiclass':
-                from .multiclass_runner import run_multiclass
-                return run_multiclass(self)
-            return self._run_binary()
-
-    def _run_binary(self) -> Dict:
-        ctx = self.ctx
-        print_log(f'[pipeline] {ctx.sam_note}', logger=self.logger,
-                  level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
-        self._cam_stages()
-        initial_masks = osp.join(ctx.stage_dir(stages.CAM_STAGE), ctx.cfg.train_split, 'masks')
-        tuned: List[Tuple[str, str, float]] = []
-        record = self.run_stage(stages.sam_tuning_stage(0),
-                                lambda: stages.tune_sam(ctx, 0, initial_masks))
-        tuned.append(('SAM tuned on CAM masks (iter 0)', record['checkpoint'],
-                      record['seconds']))
-        for iteration in range(1, self.iterations + 1):
-            previous = tuned[-1][1]
-            pseudo = self.run_stage(
-                stages.pseudo_label_stage(iteration),
-                lambda: stages.make_pseudo_labels(ctx, iteration, previous))
-            if not pseudo['counts'].get('kept', 0):
-                print_log(f'[pipeline] iteration {iteration}: the selector kept no pseudo-label '
-                          f'({pseudo["counts"]}); SAM is not re-trained and the previous '
-                          'model is carried over', logger=self.logger, level=logging.WARNING)
-                tuned.append((f'SAM iter {iteration} (no pseudo-label kept: = previous)',
-                              previous, 0.0))
-                self.skip_stage(stages.sam_tuning_stage(iteration), 'no pseudo-label kept')
-                continue
-            record = self.run_stage(
-                stages.sam_tuning_stage(iteration),
-                lambda: stages.tune_sam(ctx, iteration, pseudo['mask_dir']))
-            tuned.append((f'SAM tuned on pseudo-labels (iter {iteration})',
-                          record['checkpoint'], record['seconds'] + pseudo['seconds']))
-        evaluation = self.run_stage(EVALUATION_STAGE, lambda: self._evaluate(tuned))
-        print_log('\n' + evaluation['table'], logger=self.logger)
-        return evaluation
+            ctx, task = self.ctx, self.task
+            if task.uses_sam:
+                print_log(f'[pipeline] {ctx.sam_note}', logger=self.logger,
+                          level=logging.WARNING if ctx.stand_in_sam else logging.INFO)
+            classifier = self._cam_stages()
+            tuned = self._sam_stages() if task.uses_sam else []
+            evaluation = self.run_stage(
+                EVALUATION_STAGE, lambda: self._evaluate(tuned, classifier['seconds']),
+                every_rank=task.sharded)
+            print_log('\n' + evaluation['table'], logger=self.logger)
+            return evaluation
 
     def run_cam_stages(self) -> None:
         """Run (or resume) steps 1 and 2 only: the classifier, then CAMs and initial masks."""
         with self.session():
             self._cam_stages()
 
-    def _cam_stages(self) -> None:
-        ctx = self.ctx
-        self.run_stage(stages.CLASSIFIER_STAGE, lambda: stages.train_or_reuse_classifier(ctx))
-        self.run_stage(stages.CAM_STAGE, lambda: stages.generate_split_cams(ctx))
+    def _cam_stages(self) -> Dict:
+        """Steps 1 and 2; returns the classifier stage's record."""
+        ctx, task = self.ctx, self.task
+        classifier = self.run_stage(CLASSIFIER_STAGE,
+                                    lambda: stages.train_or_reuse_classifier(ctx))
+        self.run_stage(CAM_STAGE, lambda: task.generate_cams(ctx), every_rank=task.sharded)
+        return classifier
 
-    def _evaluate(self, tuned: List[Tuple[str, str, float]]) -> Dict:
-        """Score every model (items sharded by rank); rank 0 writes the report and pictures."""
+    def _sam_stages(self) -> List[TunedSam]:
+        """Steps 3 and 4: tuning iteration 0, then pseudo-labels and tuning per iteration."""
+        ctx, task = self.ctx, self.task
+        record = self.run_stage(sam_tuning_stage(0),
+                                lambda: task.tune(ctx, 0, task.initial_masks(ctx)))
+        tuned: List[TunedSam] = [(task.initial_row, record['checkpoint'], record['seconds'])]
+        for iteration in range(1, self.iterations + 1):
+            previous, spent = tuned[-1][1], tuned[-1][2]
+            pseudo = self.run_stage(
+                pseudo_label_stage(iteration),
+                lambda: task.make_pseudo_labels(ctx, iteration, previous),
+                every_rank=task.sharded)
+            if not pseudo['counts'].get('kept', 0):
+                self._warn(f'iteration {iteration}: no pseudo-label kept ({pseudo["counts"]}); '
+                           'SAM is not re-trained and the previous model is carried over')
+                tuned.append((f'SAM iter {iteration} (no pseudo-label kept: = previous)', previous,
+                              task.tuned_seconds(spent, pseudo['seconds'], None)))
+                self.skip_stage(sam_tuning_stage(iteration), 'no pseudo-label kept')
+                continue
+            record = self.run_stage(
+                sam_tuning_stage(iteration),
+                lambda: task.tune(ctx, iteration, pseudo['mask_dir']))
+            tuned.append((task.tuned_row.format(iteration=iteration), record['checkpoint'],
+                          task.tuned_seconds(spent, pseudo['seconds'], record['seconds'])))
+        return tuned
+
+    def _evaluate(self, tuned: List[TunedSam], classifier_seconds: float) -> Dict:
+        """Score every method (items sharded by rank for a sharded task); rank 0 reports."""
         start = time.time()
-        ctx = self.ctx
-        out_dir = ctx.stage_dir(EVALUATION_STAGE)
-        record = evaluate_models(ctx, tuned)
+        ctx, task = self.ctx, self.task
+        record = task.evaluate(ctx, tuned, classifier_seconds)
 
         def report() -> None:
-            record['table'] = write_results(ctx, record, out_dir)
-            record['pictures'] = self._pictures(tuned[-1][1], out_dir)
+            record.update(task.report(ctx, record, tuned))
             record['seconds'] = time.time() - start
 
-        self.ranks.on_main(report)
+        # A task evaluated on rank 0 alone is already there (no collective).
+        if task.sharded:
+            self.ranks.on_main(report)
+        else:
+            report()
         return record
-
-    def _pictures(self, final_checkpoint: str, out_dir: str) -> List[str]:
-        """Grids for a few train patches (with pseudo-labels) and test patches."""
-        ctx = self.ctx
-        count = int(ctx.cfg.evaluation.get('num_pictures', 6))
-        if count <= 0:
-            return []
-        last = self.iterations
-        pseudo_dir: Optional[str] = None
-        if last > 0:
-            pseudo_dir = osp.join(ctx.stage_dir(stages.pseudo_label_stage(last)), 'masks')
-        from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
-        sam, embedder = stages.load_inference_sam(ctx, final_checkpoint)
-        predictor = BatchedSamPredictor(sam, ctx.cfg.evaluation.prompt, device=ctx.device,
-                                        cache=embedder,
-                                        seed=ctx.cfg.evaluation.get('seed', 0))
-        paths = []
-        for split, pseudo in ((ctx.cfg.train_split, pseudo_dir), (ctx.cfg.test_split, None)):
-            items = picture_items(evaluation_items(ctx, split), pseudo, count)
-            predictions = list(predictor.predict(items))
-            paths.append(write_picture_grids(ctx, split, pseudo, predictions,
-                                             osp.join(out_dir, f'grid_{split}.png'), count))
-        return paths

@@ -5,11 +5,13 @@ from typing import Callable, Dict, List, Optional, Sequence
 __all__ = ['StageClock', 'format_duration', 'stage_kind']
 
 _ITERATION = re.compile(r'_iter\d+$')
+_STEP = re.compile(r'^step\d+_')
 
 
 def stage_kind(stage: str) -> str:
-    """The stage without its iteration: ``stage3_sam_tuning_iter2`` -> ``stage3_sam_tuning``."""
-    return _ITERATION.sub('', stage)
+    """The stage without its step and iteration: ``step6_sam_tuning_iter2`` and
+    ``step4_sam_tuning_iter0`` -> ``sam_tuning``."""
+    return _STEP.sub('', _ITERATION.sub('', stage))
 
 
 def format_duration(seconds: float) -> str:

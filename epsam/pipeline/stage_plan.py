@@ -5,25 +5,25 @@ What each stage's fingerprint holds (see :mod:`.fingerprints` for the item kinds
 ==================================  ================================================
 stage                               settings and inputs
 ==================================  ================================================
-``stage1_classifier``               ``classifier.*`` (``classifier.config``: the
+``step1_classifier``               ``classifier.*`` (``classifier.config``: the
                                     resolved file), ``seed``, ``data_root``, the
                                     image folders of the classifier config's loaders
                                     (masks of its val/test loaders); no folders when
                                     ``classifier.checkpoint`` is reused
-``stage2_cams``                     ``task``, ``cams``, ``cam_splits``, the
+``step2_cams``                     ``task``, ``cams``, ``cam_splits``, the
                                     ``split_prefixes`` and image folders of those
                                     splits (mask folders where ``split_labels`` says
-                                    ``'mask'``), ``split_labels``; stage 1
-``stage3_sam_tuning_iter{i}``       ``sam.*``, ``sam_tuning.*`` (``sam_tuning.config``
+                                    ``'mask'``), ``split_labels``; step 1
+``step6_sam_tuning_iter{i}``       ``sam.*``, ``sam_tuning.*`` (``sam_tuning.config``
                                     resolved), ``seed``, ``model_selection``, the
                                     train split and its images (val split, its
                                     masks and ``evaluation.prompt`` with
-                                    ``model_selection.use_pixel_labels``); stage 2
-                                    (iteration 0) or ``stage4_pseudo_labels_iter{i}``
-``stage4_pseudo_labels_iter{i}``    ``pseudo_labels.*``, ``class_merge`` (multi-class),
-                                    the train split and its images; stage 2 and
-                                    ``stage3_sam_tuning_iter{i-1}``
-``stage5_evaluation``               ``evaluation.*``, ``iterations``, ``sam.*``,
+                                    ``model_selection.use_pixel_labels``); step 2
+                                    (iteration 0) or ``step5_pseudo_labels_iter{i}``
+``step5_pseudo_labels_iter{i}``    ``pseudo_labels.*``, ``class_merge`` (multi-class),
+                                    the train split and its images; step 2 and
+                                    ``step6_sam_tuning_iter{i-1}``
+``step7_evaluation``               ``evaluation.*``, ``iterations``, ``sam.*``,
                                     ``model_selection``, report names, the test
                                     split's images and masks; every other stage
 ==================================  ================================================
@@ -44,21 +44,17 @@ from .context import PipelineContext
 from .fingerprints import (FILES_PREFIX, UPSTREAM_PREFIX, Fingerprint, describe_changes, digest,
                            list_files, setting_value)
 from .ledger import StageLedger
+from .stage_names import (CAM_STAGE, CLASSIFIER_STAGE, EVALUATION_STAGE, STAGE_NAMES_HELP,
+                          pseudo_label_stage, sam_tuning_stage)
 from .stage_training import load_stage_config
-from .stages import CAM_STAGE, CLASSIFIER_STAGE, pseudo_label_stage, sam_tuning_stage
+from .tasks import build_task
 
 __all__ = ['EVALUATION_STAGE', 'STAGE_NAMES_HELP', 'StaleStageError', 'UnknownStageError',
            'stage_order', 'stage_sequence', 'StageInputs', 'plan_stages', 'check_fingerprints']
 
-EVALUATION_STAGE = 'stage5_evaluation'
-#: The stage names, for ``--help`` texts.
-STAGE_NAMES_HELP = ('stage1_classifier, stage2_cams, stage3_sam_tuning_iter0, then for N in '
-                    '1..iterations stage4_pseudo_labels_iterN and stage3_sam_tuning_iterN, '
-                    'and stage5_evaluation')
-
-_STAGE_NAME = re.compile(r'stage1_classifier|stage2_cams|stage5_evaluation|'
-                         r'stage3_sam_tuning_iter(?P<tuning>\d+)|'
-                         r'stage4_pseudo_labels_iter(?P<pseudo>\d+)')
+_STAGE_NAME = re.compile(r'step1_classifier|step2_cams|step7_evaluation|'
+                         r'step[46]_sam_tuning_iter(?P<tuning>\d+)|'
+                         r'step5_pseudo_labels_iter(?P<pseudo>\d+)')
 
 
 class StaleStageError(UserError, RuntimeError):
@@ -83,7 +79,7 @@ def stage_order(name: str) -> Optional[Tuple[int, ...]]:
     """Sort key of a stage name in run order, or ``None`` when ``name`` is no stage name.
 
     Args:
-        name: A folder name, e.g. ``'stage4_pseudo_labels_iter2'``.
+        name: A folder name, e.g. ``'step5_pseudo_labels_iter2'``.
     """
     match = _STAGE_NAME.fullmatch(name)
     if match is None:
@@ -199,7 +195,7 @@ def plan_stages(ctx: PipelineContext, iterations: int) -> 'OrderedDict[str, Fing
     """
     cfg = ctx.cfg
     multiclass = cfg.get('task', 'binary') == 'multiclass'
-    use_sam = bool(cfg.get('use_sam', True)) or not multiclass
+    use_sam = build_task(cfg).uses_sam
     src = StageInputs(ctx)
     plan: 'OrderedDict[str, Fingerprint]' = OrderedDict()
 
@@ -212,7 +208,7 @@ def plan_stages(ctx: PipelineContext, iterations: int) -> 'OrderedDict[str, Fing
                            src.classifier_folders()], [])
     cam_parts = [src.setting('task'), src.setting('cams'), src.setting('cam_splits')]
     if multiclass:
-        from .multiclass_stages import split_label_mode
+        from .stages import split_label_mode
         cam_parts.append(src.setting('split_labels'))
     for split in cfg.cam_splits:
         masks = multiclass and split_label_mode(ctx, split) == 'mask'

@@ -7,53 +7,25 @@ pipeline stores as the stage's ``stage_done.json``.
 import json
 import os.path as osp
 import time
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, Tuple
 
-import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
-from epsam.engine.checkpoint_loading import load_model_weights
+from epsam.cams.recipe import cam_recipe
 from epsam.engine.config_utils import apply_launcher
 from epsam.engine.hooks import read_train_seconds
 from epsam.models.adapters import adapter_supports_cached_embeddings
-from epsam.models.sam import AdaptedSamEmbedder, SamEmbeddingCache, SamInputTransform
-from epsam.registry import DATASETS, MODELS
+from epsam.registry import DATASETS
 
 from .context import PipelineContext
+# Re-exported: tools and tests read the stage names and the SAM loader here.
+from .stage_models import (InferenceSam, cam_classifier, classifier_config,  # noqa: F401
+                           load_inference_sam, sam_embedding_cache, set_seed)
+from .stage_names import (CAM_STAGE, CLASSIFIER_STAGE, pseudo_label_stage,  # noqa: F401
+                          sam_tuning_stage)
 from .stage_training import load_stage_config, train_in_work_dir
-
-CLASSIFIER_STAGE = 'stage1_classifier'
-CAM_STAGE = 'stage2_cams'
-
-
-def sam_tuning_stage(iteration: int) -> str:
-    return f'stage3_sam_tuning_iter{iteration}'
-
-
-def pseudo_label_stage(iteration: int) -> str:
-    return f'stage4_pseudo_labels_iter{iteration}'
-
-
-def _set_data_root(cfg: Config, data_root: str) -> None:
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(loader) is not None:
-            cfg[loader].dataset.data_root = data_root
-
-
-def classifier_config(ctx: PipelineContext) -> Config:
-    """The stage-1 classifier's mmengine config, pointed at the pipeline's data."""
-    section = ctx.cfg.classifier
-    cfg = load_stage_config(section.config, section.get('cfg_options'))
-    _set_data_root(cfg, ctx.data_root)
-    _set_seed(cfg, ctx)
-    return cfg
-
-
-def _set_seed(cfg: Config, ctx: PipelineContext) -> None:
-    if ctx.seed is not None:
-        cfg.randomness = dict(cfg.get('randomness') or {}, seed=ctx.seed)
 
 
 def train_stage(ctx: PipelineContext, cfg: Config, stage: str) -> str:
@@ -115,41 +87,95 @@ def train_or_reuse_classifier(ctx: PipelineContext) -> Dict:
 
 
 # --- step 2: CAMs and initial masks --------------------------------------------
-def generate_split_cams(ctx: PipelineContext) -> Dict:
-    """CAMs and initial masks of ``cam_splits``; under a launcher each rank takes its
-    batches, and rank 0 writes each split's summary once every rank has finished."""
+def cam_dataset(ctx: PipelineContext, cfg: Config, split: str, **overrides):
+    """The images of ``split`` as the CAM stage reads them (the classifier's test dataset).
+
+    Args:
+        ctx: The pipeline context.
+        cfg: The classifier config (:func:`classifier_config`).
+        split: A split of ``split_prefixes``.
+        **overrides: Dataset settings on top (e.g. ``label_from``).
+    """
+    dataset_cfg = cfg.test_dataloader.dataset.copy()
+    dataset_cfg.update(require_masks=False, pipeline=[dict(type='LoadPatchImage'),
+                                                      dict(type='PackPatchInputs')],
+                       **overrides)
+    # Assigned, not merged: a split without masks must not keep the
+    # test loader's seg_map_path (ConfigDict.update merges nested dicts).
+    dataset_cfg['data_prefix'] = ctx.split_prefix(split)
+    with DefaultScope.overwrite_default_scope('epsam'):
+        return DATASETS.build(dataset_cfg)
+
+
+#: ``split_labels`` value -> (dataset ``label_from``, ``generate_cams`` label_source).
+LABEL_MODES = {'filename': ('filename', 'label'), 'mask': ('mask', 'label'),
+               'prediction': ('none', 'prediction')}
+
+
+def split_label_mode(ctx: PipelineContext, split: str) -> str:
+    """Where the image labels of ``split`` come from (``split_labels``, multi-class).
+
+    Default: the weak labels in the file names for the train split, the
+    classifier's predictions for any other.
+    """
+    modes = dict(ctx.cfg.get('split_labels') or {})
+    mode = modes.get(split, 'filename' if split == ctx.cfg.train_split else 'prediction')
+    if mode not in LABEL_MODES:
+        raise ValueError(f'split_labels[{split!r}] must be one of {sorted(LABEL_MODES)}, '
+                         f'got {mode!r}')
+    return mode
+
+
+def generate_split_cams(ctx: PipelineContext, split_labels: bool = False,
+                        sharded: bool = True) -> Dict:
+    """CAMs and initial masks (binary masks or class maps) of ``cam_splits``.
+
+    Args:
+        ctx: The pipeline context.
+        split_labels: Take each split's image labels where ``split_labels``
+            says (:func:`split_label_mode`) and note it in the split's record
+            (the multi-class task); ``False``: the dataset's own labels.
+        sharded: Under a launcher each rank takes its batches, and rank 0
+            writes each split's summary once every rank has finished;
+            ``False``: this process does every item (the stage runs on rank 0
+            alone).
+
+    Returns:
+        The stage record: per-split counts, seconds and the classifier checkpoint.
+    """
     from epsam.cams.generation import generate_cams
     ranks = ctx.ranks
     start = time.time()
-    cfg = classifier_config(ctx)
-    checkpoint = ctx.ledger.record(CLASSIFIER_STAGE)['checkpoint']
+    cfg, model, checkpoint = cam_classifier(ctx)
+    # The pipeline's ``cams`` when it has one (classifier_config), EP-SAM's defaults
+    # for what it leaves out, as tools/generate_cams.py reads it.
+    cams = cam_recipe(cfg)
+    reports = {}
     with DefaultScope.overwrite_default_scope('epsam'):
-        model = MODELS.build(cfg.model)
-        load_model_weights(model, checkpoint)
-        model.eval()
-        reports = {}
         for split in ctx.cfg.cam_splits:
-            dataset_cfg = cfg.test_dataloader.dataset.copy()
-            dataset_cfg.update(require_masks=False, pipeline=[dict(type='LoadPatchImage'),
-                                                              dict(type='PackPatchInputs')])
-            # Assigned, not merged: a split without masks must not keep the
-            # test loader's seg_map_path (ConfigDict.update merges nested dicts).
-            dataset_cfg['data_prefix'] = ctx.split_prefix(split)
-            dataset = DATASETS.build(dataset_cfg)
-            cams = ctx.cfg.get('cams') or cfg.cam_cfg
+            mode = split_label_mode(ctx, split) if split_labels else None
+            label_from, label_source = LABEL_MODES[mode] if mode else (None, 'label')
+            dataset = cam_dataset(ctx, cfg, split,
+                                  **(dict(label_from=label_from) if mode else {}))
 
             def run(rank: int, world_size: int):
                 return generate_cams(
                     model, dataset, osp.join(ctx.stage_dir(CAM_STAGE), split),
-                    cam_method=cams.method, mask_maker=cams.mask_maker,
-                    batch_size=cams.get('batch_size', 8), only_positive=True,
-                    device=ctx.device, checkpoint=checkpoint, rank=rank, world_size=world_size)
+                    cam_method=cams['method'], mask_maker=cams['mask_maker'],
+                    batch_size=cams['batch_size'], only_positive=True,
+                    label_source=label_source, device=ctx.device, checkpoint=checkpoint,
+                    rank=rank, world_size=world_size)
 
-            report = run(ranks.rank, ranks.world_size)
-            reports[split] = merged_report(ctx, report)  # a collective: every rank is done
-            if ranks.is_main and report.summary is None:
-                run(0, 1)  # every item is done: checks the files and writes the summary
-            ranks.barrier()
+            if sharded:
+                report = run(ranks.rank, ranks.world_size)
+                reports[split] = merged_report(ctx, report)  # a collective: every rank is done
+                if ranks.is_main and report.summary is None:
+                    run(0, 1)  # every item is done: checks the files and writes the summary
+                ranks.barrier()
+            else:
+                reports[split] = _as_record(run(0, 1))
+            if mode:
+                reports[split]['labels'] = mode
             print_log(f'[pipeline] CAMs for {split}: {reports[split]}', logger='current')
     return dict(splits=reports, seconds=time.time() - start, checkpoint=checkpoint)
 
@@ -159,8 +185,8 @@ def sam_tuning_config(ctx: PipelineContext, mask_dir: str) -> Config:
     """The SAM tuning config for training on ``mask_dir`` (from the original SAM weights)."""
     section = ctx.cfg.sam_tuning
     cfg = load_stage_config(section.config, section.get('cfg_options'))
-    _set_seed(cfg, ctx)
-    cfg.model.sam = ctx.sam_cfg
+    set_seed(cfg, ctx)
+    ctx.own_values(cfg, {'model.sam': ctx.sam_cfg}, section.config)
     if (ctx.embedding_cache_dir is not None
             and adapter_supports_cached_embeddings(cfg.model.get('adapter'))):
         cfg.model.embedding_cache = dict(cache_dir=ctx.embedding_cache_dir)
@@ -220,74 +246,36 @@ def add_pixel_label_selection(ctx: PipelineContext, cfg: Config) -> None:
     cfg.default_hooks.checkpoint.update(save_best='Dice', rule='greater')
 
 
-def tune_sam(ctx: PipelineContext, iteration: int, mask_dir: str) -> Dict:
-    start = time.time()
+def train_sam(ctx: PipelineContext, iteration: int, cfg: Config,
+              start: float) -> Tuple[str, float, str]:
+    """Run SAM tuning ``iteration`` of ``cfg``; keep its config beside the checkpoints.
+
+    Args:
+        ctx: The pipeline context.
+        iteration: The tuning iteration (its stage folder).
+        cfg: The tuning config (:func:`sam_tuning_config`).
+        start: When the stage started (``time.time()``).
+
+    Returns:
+        The checkpoint, the training seconds (summed over resumed runs) and how
+        the checkpoint was selected.
+    """
     stage = sam_tuning_stage(iteration)
-    cfg = sam_tuning_config(ctx, mask_dir)
     checkpoint = train_stage(ctx, cfg, stage)
     if ctx.ranks.is_main:
         cfg.dump(osp.join(ctx.stage_dir(stage), 'sam_tuning_config.py'))
     selection = ('best val Dice (GROUND-TRUTH PIXEL LABELS)'
                  if ctx.uses_pixel_labels_for_selection else 'last epoch (no pixel labels)')
     seconds = read_train_seconds(ctx.stage_dir(stage), time.time() - start)  # resumes summed
+    return checkpoint, seconds, selection
+
+
+def tune_sam(ctx: PipelineContext, iteration: int, mask_dir: str) -> Dict:
+    """Re-train SAM (from the original weights) on the binary masks of ``mask_dir``."""
+    start = time.time()
+    checkpoint, seconds, selection = train_sam(ctx, iteration,
+                                               sam_tuning_config(ctx, mask_dir), start)
     return dict(checkpoint=checkpoint, mask_dir=mask_dir, seconds=seconds, selection=selection)
-
-
-class InferenceSam(NamedTuple):
-    """A SAM ready for prompted inference, and where its image embeddings come from.
-
-    Args:
-        sam: ``segment_anything``'s SAM (eval mode, on the pipeline's device);
-            its prompt encoder and mask decoder decode the prompts.
-        embedder: What ``BatchedSamPredictor`` takes as ``cache``: the shared
-            embedding cache (SAM without adapter), an
-            :class:`~epsam.models.sam.AdaptedSamEmbedder` (adapter-tuned SAM),
-            or ``None`` (encode directly with ``sam.image_encoder``).
-    """
-
-    sam: torch.nn.Module
-    embedder: Optional[object]
-
-
-def load_inference_sam(ctx: PipelineContext, checkpoint: Optional[str]) -> InferenceSam:
-    """The SAM of a tuning checkpoint, with its adapter, ready for prompted inference.
-
-    Args:
-        ctx: The pipeline context (SAM settings, tuning config, device).
-        checkpoint: A SAM tuning checkpoint, or ``None`` for the original
-            SAM, which has no adapter whatever the tuning config says.
-    """
-    cfg = load_stage_config(ctx.cfg.sam_tuning.config, ctx.cfg.sam_tuning.get('cfg_options'))
-    _set_seed(cfg, ctx)
-    model_cfg = cfg.model.copy()
-    model_cfg.sam = ctx.sam_cfg
-    model_cfg.pop('embedding_cache', None)
-    if checkpoint is None:
-        model_cfg.pop('adapter', None)
-    # Seed as the tuning runs do (mmengine seeds before building the model), so
-    # a randomly initialised stand-in SAM here is the one tuning starts from.
-    seed = cfg.get('randomness', {}).get('seed', 0)
-    with DefaultScope.overwrite_default_scope('epsam'), torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = MODELS.build(model_cfg)
-    if checkpoint is not None:
-        load_model_weights(model, checkpoint)
-    model.eval().to(ctx.device)
-    if model.adapter is None:
-        return InferenceSam(model.sam, sam_embedding_cache(ctx, model.sam))
-    if model.adapter.supports_cached_embeddings:
-        # CAD fused after the neck: the frozen encoder's part comes from the shared cache.
-        model.embedding_cache = sam_embedding_cache(ctx, model.sam)
-    return InferenceSam(model.sam, AdaptedSamEmbedder(model))
-
-
-def sam_embedding_cache(ctx: PipelineContext, sam: torch.nn.Module):
-    """The shared embedding cache for ``sam``'s (frozen) encoder, or ``None``."""
-    if ctx.embedding_cache_dir is None:
-        return None
-    return SamEmbeddingCache(ctx.embedding_cache_dir, sam.image_encoder,
-                             input_transform=SamInputTransform.from_sam(sam),
-                             encoder_tag=sam.variant.name)
 
 
 # --- step 5: pseudo-labels ----------------------------------------------------

@@ -1,4 +1,4 @@
-"""CAM -> SAM prompt generators (pipeline stage 2) and the prompt container.
+"""CAM -> SAM prompt generators (EP-SAM step 3) and the prompt container.
 
 Generators are registered in ``epsam.registry.PROMPT_GENERATORS`` and share
 one call, ``generator(cam, mask, rng) -> Prompts``, in the CAM's pixel frame;

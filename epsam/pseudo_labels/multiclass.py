@@ -2,7 +2,8 @@
 
 The single-class pipeline (prompt -> SAM -> selector) gives one binary mask per
 tissue class present in the image label. :func:`merge_class_masks` turns those
-masks into one ``(H, W)`` class map for stage 3:
+masks into one ``(H, W)`` class map for the segmenter trained on
+pseudo-labels:
 
 1. masks of classes absent from the image label (or whose SAM score is below
    ``min_sam_score``) are dropped;

@@ -17,7 +17,7 @@ from epsam.fileio.cam_store import CamFileError, load_cam, load_label_png
 from epsam.fileio.errors import PatchFileError
 from epsam.fileio.items import PseudoLabelItem, item_rng
 from epsam.fileio.patch_io import read_patch_image
-from epsam.models.sam.predictor import SamMaskPredictor
+from epsam.models.sam.inference.predictor import SamMaskPredictor
 from epsam.prompts import BasePromptGenerator, Prompts
 from epsam.registry import PROMPT_GENERATORS, build_if_config
 

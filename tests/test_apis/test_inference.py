@@ -7,8 +7,8 @@ import torch
 from epsam.apis import init_model, init_sam, load_config
 from epsam.engine.checkpoint_loading import CheckpointError
 
-CONFIG = (Path(__file__).resolve().parents[2] / 'configs' / 'epsam' /
-          'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')
+CONFIG = (Path(__file__).resolve().parents[2] / 'configs' / 'adl_cam' /
+          'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py')
 
 
 def test_init_model_loads_a_checkpoint_strictly(tmp_path):

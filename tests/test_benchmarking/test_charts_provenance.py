@@ -9,7 +9,7 @@ from epsam.benchmarking.charts import make_figure
 from epsam.benchmarking.harness import BenchmarkRow, collect, write_reports
 from epsam.benchmarking.provenance import weights_label
 from epsam.benchmarking.seeds import mean_over_seeds
-from epsam.models.sam.architecture import SamWeights
+from epsam.models.sam.building.architecture import SamWeights
 
 
 def _row(method, dataset, value, **extra):

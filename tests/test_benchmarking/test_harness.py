@@ -208,17 +208,17 @@ def test_cli_run_command_entries(tool, tmp_path, capsys):
     entries = [
         dict(name='first', method='Pipeline A', runner='command',
              command=['{python}', str(script), '{work_dir}', 'Pipeline A', '1']),
-        dict(name='second', method='Stage3 B', runner='command',
-             command=['{python}', str(script), '{work_dir:first}/../second', 'Stage3 B', '0']),
+        dict(name='second', method='Segmenter B', runner='command',
+             command=['{python}', str(script), '{work_dir:first}/../second', 'Segmenter B', '0']),
     ]
     root = tmp_path / 'root'
     assert tool.main(['--run', str(_set_file(tmp_path, entries)), '--work-root', str(root)]) == 0
     stdout = capsys.readouterr().out
-    assert 'Pipeline A' in stdout and 'Stage3 B' in stdout
+    assert 'Pipeline A' in stdout and 'Segmenter B' in stdout
     with open(root / 'report' / 'myset.csv', newline='') as file:
         records = list(csv.DictReader(file))
     assert [(r['method'], r['mIoU']) for r in records] == [('Pipeline A', '60.00'),
-                                                           ('Stage3 B', '58.00')]
+                                                           ('Segmenter B', '61.00')]
     assert 'stand-in' in records[0]['status'] and records[1]['status'] == 'measured'
     assert (root / 'first' / 'benchmark_command.log').exists()
 
@@ -318,21 +318,21 @@ def test_mean_over_seeds_keeps_nan_and_refuses_mismatched_runs():
         mean_over_seeds([[row(1.0)], [row(1.0)]], [4])
 
 
-def test_shipped_benchmark_set_lists_existing_stage3_configs(tool):
+def test_shipped_benchmark_set_lists_existing_segmenter_configs(tool):
     bench = tool.load_benchmark_set('synthetic_bcss')
-    stage3 = [e for e in bench['entries'] if e['runner'] == 'train_test']
-    assert stage3, 'the synthetic_bcss set has no stage-3 entries'
-    for entry in stage3:
+    segmenters = [e for e in bench['entries'] if e['runner'] == 'train_test']
+    assert segmenters, 'the synthetic_bcss set has no segmenter entries'
+    for entry in segmenters:
         assert osp.isfile(REPO_ROOT / entry['config']), entry['config']
-        # Each stage-3 run trains on pseudo-labels another entry of the set wrote.
+        # Each segmenter run trains on pseudo-labels another entry of the set wrote.
         assert any('{work_dir:' in option for option in entry['cfg_options'])
 
 
 @pytest.mark.slow
-def test_cli_run_train_test_entry_on_the_tiny_stage3_config(tool, tmp_path):
-    from tests.test_configs.test_stage3_configs import make_tiny_pseudo_label_run
+def test_cli_run_train_test_entry_on_the_tiny_segmenter_config(tool, tmp_path):
+    from tests.test_configs.test_segmenter_configs import make_tiny_pseudo_label_run
     run = make_tiny_pseudo_label_run(str(tmp_path))
-    config = 'configs/stage3/deeplabv3plus_r18-tiny_1xb8-200it_synthetic-bcss-128x128.py'
+    config = 'configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb8-200it_synthetic-bcss-128x128.py'
     entries = [dict(name='tiny', method='Tiny DeepLabV3+', runner='train_test', config=config,
                     dataset='synthetic BCSS', cfg_options=run['cfg_options'])]
     root = tmp_path / 'root'

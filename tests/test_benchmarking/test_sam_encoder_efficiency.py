@@ -6,7 +6,7 @@ import torch
 import epsam  # noqa: F401
 from epsam.benchmarking.encoder_speed import compare_fused_attention
 from epsam.models.sam import build_sam
-from epsam.models.sam.fused_attention import fused_attention_enabled
+from epsam.models.sam.building.fused_attention import fused_attention_enabled
 from tests.conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / 'tools' / 'benchmarks' / 'sam_encoder_efficiency.py'

@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 
 import epsam  # noqa: F401
 from epsam.cams import TTACAM
-from epsam.cams.batch_compute import compute_cams
+from epsam.cams.batch_compute import channels_last, compute_cams
 from epsam.cams.generation import generate_cams
 from epsam.datasets.synthetic import generate_bcss_like, generate_camelyon_like
 from epsam.fileio.cam_store import load_cam, load_label_png
@@ -283,3 +283,22 @@ def test_scores_come_from_the_cam_pass_and_match_a_plain_forward(camelyon_root, 
                 expected = model(data['inputs'], mode='tensor').sigmoid()[0].numpy()
             scores = load_cam(str(out / 'cams' / f'{stem}.npz')).scores
             assert np.allclose(scores, expected, atol=1e-5)
+
+
+def test_channels_last_gives_the_same_cams_and_restores_the_model():
+    model = tiny_classifier()
+    weights = {name: param.detach().clone() for name, param in model.named_parameters()}
+    inputs = torch.rand(3, 4, SIZE, SIZE)
+    tta = TTACAM(dict(type='CAM'), rotations=(0, 90, 180, 270), hflip=False)
+    plain = compute_cams(tta, model, inputs, nhwc=False)
+    assert torch.equal(compute_cams(tta, model, inputs, nhwc=True), plain)
+    for name, param in model.named_parameters():
+        assert torch.equal(param, weights[name]) and param.is_contiguous()
+    with channels_last(model, inputs) as nhwc:
+        assert nhwc.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(nhwc, inputs)
+        assert all(param.is_contiguous(memory_format=torch.channels_last)
+                   for param in model.parameters() if param.dim() == 4)
+    assert all(param.is_contiguous() for param in model.parameters())
+    with channels_last(model, inputs, enabled=False) as same:
+        assert same is inputs

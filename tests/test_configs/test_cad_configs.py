@@ -9,7 +9,7 @@ from epsam.datasets.synthetic import generate_camelyon_like
 from epsam.registry import DATASETS
 from tests.conftest import REPO_ROOT
 
-TINY = sorted(glob.glob(str(REPO_ROOT / 'configs' / 'cad' / '*_tiny_*.py')))
+TINY = sorted(glob.glob(str(REPO_ROOT / 'configs' / 'sam_tuning' / '*-fullbox_tiny_*.py')))
 
 
 def test_the_six_variants_differ_only_in_the_model():

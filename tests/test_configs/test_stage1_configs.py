@@ -1,4 +1,4 @@
-"""Every stage-1 config in configs/epsam/ loads, builds its model and matches its dataset."""
+"""Every step-1 classifier config in configs/adl_cam/ loads, builds its model, fits its dataset."""
 import glob
 import os.path as osp
 
@@ -9,19 +9,19 @@ from mmengine.registry import DefaultScope
 import epsam  # noqa: F401
 from epsam.registry import CAM_METHODS, DATASETS, MASK_MAKERS, METRICS, MODELS
 
-CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'epsam')
-#: Stage-1 configs: the patch classifier and its CAM settings.
-CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'epsam-cam_*.py')))
+CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'adl_cam')
+#: Step-1 configs: the patch classifier and its CAM settings.
+CONFIGS = sorted(glob.glob(osp.join(CONFIG_DIR, 'adl-cam_*.py')))
 EXPECTED = {
-    'epsam-cam_r50-adl-hf_1xb16-50e_camelyon16-512x512.py',
-    'epsam-cam_r50-adl-hf_1xb16-50e_camelyon17-512x512.py',
-    'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py',
-    'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-bcss-128x128.py',
+    'adl-cam_r50-hf_1xb16-50e_camelyon16-512x512.py',
+    'adl-cam_r50-hf_1xb16-50e_camelyon17-512x512.py',
+    'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py',
+    'adl-cam_r18tiny-hf_1xb16-15e_synthetic-bcss-128x128.py',
 }
 
 
-def test_stage1_config_list_is_complete():
-    assert CONFIGS, f'no stage-1 configs (epsam-cam_*.py) found in {CONFIG_DIR}'
+def test_classifier_config_list_is_complete():
+    assert CONFIGS, f'no classifier configs (adl-cam_*.py) found in {CONFIG_DIR}'
     assert EXPECTED <= {osp.basename(path) for path in CONFIGS}
 
 
@@ -47,7 +47,7 @@ def test_config_builds_a_model_that_fits_its_dataset(path):
 def test_epsam_hyperparameters_on_camelyon():
     for name, percentile in (('camelyon16', 10), ('camelyon17', 30)):
         cfg = Config.fromfile(osp.join(
-            CONFIG_DIR, f'epsam-cam_r50-adl-hf_1xb16-50e_{name}-512x512.py'))
+            CONFIG_DIR, f'adl-cam_r50-hf_1xb16-50e_{name}-512x512.py'))
         assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-5, weight_decay=1e-3)
         assert cfg.train_dataloader.batch_size == 16 and cfg.train_cfg.max_epochs == 50
         assert cfg.param_scheduler == [dict(type='StepLR', step_size=10, gamma=0.9,

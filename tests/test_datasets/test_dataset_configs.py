@@ -13,9 +13,10 @@ CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_', 'd
 # Patch-dataset configs (weakly supervised). The SAM tuning data, sam_*.py
 # (pseudo-label targets whose folders the pipeline sets, and CAD's fully
 # supervised full-box setting), are exercised by tests/test_pipeline and
-# tests/test_configs.
+# tests/test_configs. So are the pseudo-label data of the segmenter, pseudo_*.py
+# (PseudoLabelDataset over a patch dataset), by tests/test_configs/test_segmenter_configs.py.
 CONFIGS = sorted(p for p in glob.glob(osp.join(CONFIG_DIR, '*.py'))
-                 if not osp.basename(p).startswith('sam_'))
+                 if not osp.basename(p).startswith(('sam_', 'pseudo_')))
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 EXPECTED = {'camelyon16_patches.py', 'camelyon17_patches.py', 'bcss_wsss.py',
             'luad_histoseg.py', 'wsss4luad.py', 'synthetic_camelyon.py', 'synthetic_bcss.py'}

@@ -27,8 +27,9 @@ def test_two_process_cpu_training(tmp_path):
 
 REAL_CONFIGS = {
     # SAM's decoder computes four mask tokens and trains one: unused parameters.
-    'sam-tuning': 'configs/cad/sam-decoder-fullbox_tiny_1xb4-10e_synthetic-camelyon-128x128.py',
-    'classifier': 'configs/epsam/epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py',
+    'sam-tuning': ('configs/sam_tuning/'
+                   'sam-decoder-fullbox_tiny_1xb4-10e_synthetic-camelyon-128x128.py'),
+    'classifier': 'configs/adl_cam/adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py',
 }
 
 

@@ -11,9 +11,11 @@ from epsam.pipeline.config_check import pipeline_config_problems, validate_pipel
 from tests.conftest import REPO_ROOT
 
 CONFIGS = REPO_ROOT / 'configs' / 'epsam'
-CONFIG = CONFIGS / 'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py'
-CLASSIFIER_CONFIG = CONFIGS / 'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py'
-SAM_TUNING_CONFIG = CONFIGS / 'sam-decoder_tiny_1xb4-10e_synthetic-camelyon-128x128.py'
+CONFIG = CONFIGS / 'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_synthetic-camelyon-128x128.py'
+CLASSIFIER_CONFIG = (REPO_ROOT / 'configs' / 'adl_cam'
+                     / 'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py')
+SAM_TUNING_CONFIG = (REPO_ROOT / 'configs' / 'sam_tuning'
+                     / 'sam-decoder_tiny_1xb4-10e_pseudo-masks.py')
 PIPELINE_CONFIGS = sorted((REPO_ROOT / 'configs' / 'epsam').glob('epsam-pipeline_*.py'))
 
 
@@ -55,13 +57,13 @@ def test_a_sam_typo_stops_the_run_before_the_classifier(tmp_path, data_root):
     message = run_tool(tmp_path / 'work', data_root, 'sam.varaint=vit_b')
     assert message.startswith('error: pipeline config ')
     assert "sam.varaint is not an argument of build_sam; did you mean 'variant'?" in message
-    assert not (tmp_path / 'work' / 'stage1_classifier').exists()
+    assert not (tmp_path / 'work' / 'step1_classifier').exists()
 
 
 def test_an_unknown_top_level_key_is_refused_with_a_suggestion(tmp_path, data_root):
     message = run_tool(tmp_path / 'work', data_root, 'iteratons=1')
     assert message.endswith("iteratons is not a pipeline setting; did you mean 'iterations'?")
-    assert not (tmp_path / 'work' / 'stage1_classifier').exists()
+    assert not (tmp_path / 'work' / 'step1_classifier').exists()
 
 
 def test_every_problem_is_reported_at_once(tmp_path, data_root):
@@ -82,9 +84,9 @@ def test_every_problem_is_reported_at_once(tmp_path, data_root):
         f"  - split_prefixes['test'].img_path: folder '{data_root}/nowhere' does not exist; "
         "fix data_root or split_prefixes['test']",
         f"  - classifier.config 'no/such/classifier.py' does not exist (relative to {here}); "
-        'give the stage-1 classifier config (configs/epsam/epsam-cam_*.py)',
+        'give the step-1 classifier config (configs/adl_cam/adl-cam_*.py)',
     ]
-    assert not (tmp_path / 'work' / 'stage1_classifier').exists()
+    assert not (tmp_path / 'work' / 'step1_classifier').exists()
 
 
 def test_missing_data_and_sam_fields_are_named(tmp_path):

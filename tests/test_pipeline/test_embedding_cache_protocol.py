@@ -35,7 +35,7 @@ def count_files(folder, suffix):
 
 
 def records(work_dir):
-    path = os.path.join(work_dir, 'stage4_pseudo_labels_iter1', 'records.jsonl')
+    path = os.path.join(work_dir, 'step5_pseudo_labels_iter1', 'records.jsonl')
     with open(path) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     return {row['stem']: (row['status'], row['score'], row['predicted_iou']) for row in rows}
@@ -55,14 +55,14 @@ def test_cache_encodes_far_less_and_changes_no_output(tmp_path):
     print('\n' + tool.stage_table(off, on).get_string())
     print(tool.dice_table(off, on).get_string())
 
-    train_masks = count_files(os.path.join(off_dir, 'stage2_cams', 'train', 'masks'), '.png')
-    test_masks = count_files(os.path.join(off_dir, 'stage2_cams', 'test', 'masks'), '.png')
-    pseudo = count_files(os.path.join(off_dir, 'stage4_pseudo_labels_iter1', 'masks'), '.png')
+    train_masks = count_files(os.path.join(off_dir, 'step2_cams', 'train', 'masks'), '.png')
+    test_masks = count_files(os.path.join(off_dir, 'step2_cams', 'test', 'masks'), '.png')
+    pseudo = count_files(os.path.join(off_dir, 'step5_pseudo_labels_iter1', 'masks'), '.png')
     assert train_masks > 0 and test_masks > 0 and pseudo > 0
 
     # (a) Without the cache each tuning epoch encodes its whole training set.
-    assert off['passes']['stage3_sam_tuning_iter0'] == SAM_EPOCHS * train_masks
-    assert off['passes']['stage3_sam_tuning_iter1'] == SAM_EPOCHS * pseudo
+    assert off['passes']['step4_sam_tuning_iter0'] == SAM_EPOCHS * train_masks
+    assert off['passes']['step6_sam_tuning_iter1'] == SAM_EPOCHS * pseudo
     # With it, no image version is ever encoded twice: one pass per cache entry ...
     entries = count_files(os.path.join(on_dir, 'embedding_cache'), '.emb')
     assert on['passes']['total'] == entries

@@ -59,7 +59,7 @@ def test_describe_config_names_the_mask_maker():
 
 def test_picture_items_alternate_kept_and_rejected(tmp_path):
     from epsam.fileio.items import PseudoLabelItem
-    from epsam.pipeline.runner import picture_items
+    from epsam.pipeline.report import picture_items
     items = [PseudoLabelItem(f'/x/{n}.png', f'/c/{n}.npz', f'/m/{n}.png') for n in 'abcdef']
     for stem in 'ef':
         (tmp_path / f'{stem}.png').write_bytes(b'')

@@ -12,8 +12,8 @@ from epsam.pipeline.stages import load_inference_sam, sam_tuning_config
 from epsam.registry import MODELS
 from tests.conftest import REPO_ROOT
 
-TUNING_CONFIG = str(REPO_ROOT / 'configs' / 'epsam' /
-                    'sam-{}_tiny_1xb4-10e_synthetic-camelyon-128x128.py')
+TUNING_CONFIG = str(REPO_ROOT / 'configs' / 'sam_tuning' /
+                    'sam-{}_tiny_1xb4-10e_pseudo-masks.py')
 
 
 def context(tmp_path, variant: str, cache: bool = True) -> PipelineContext:

@@ -17,7 +17,7 @@ from epsam.registry import DATASETS
 from tests.conftest import REPO_ROOT
 
 CONFIG = (REPO_ROOT / 'configs' / 'epsam' /
-          'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-bcss-128x128.py')
+          'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_synthetic-bcss-128x128.py')
 BACKGROUND = 4
 
 
@@ -112,7 +112,7 @@ def test_multiclass_pipeline_end_to_end(tmp_path):
     result = EPSAMPipeline(tiny_multiclass_config(tmp_path / 'data'), str(work_dir)).run()
 
     # Pseudo-labels: only classes of the image label, background, or 255.
-    pseudo_dir = work_dir / 'stage4_pseudo_labels_iter1'
+    pseudo_dir = work_dir / 'step5_pseudo_labels_iter1'
     maps = sorted((pseudo_dir / 'masks').glob('*.png'))
     assert maps, 'no class map was written'
     seen_undecided = False
@@ -126,7 +126,7 @@ def test_multiclass_pipeline_end_to_end(tmp_path):
         seen_undecided |= 255 in values
     assert seen_undecided
     # SAM trained on one binary target per (image, class) pair.
-    targets = list((work_dir / 'stage3_sam_tuning_iter1' / 'targets' / 'masks').glob('*__c*'))
+    targets = list((work_dir / 'step6_sam_tuning_iter1' / 'targets' / 'masks').glob('*__c*'))
     assert len(targets) >= len(maps)
 
     # Evaluation: every method under both protocols.

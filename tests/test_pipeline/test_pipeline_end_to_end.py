@@ -12,7 +12,7 @@ from epsam.pipeline.context import PipelineContext
 from tests.conftest import REPO_ROOT, run_tool
 
 CONFIG = (REPO_ROOT / 'configs' / 'epsam' /
-          'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py')
+          'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_synthetic-camelyon-128x128.py')
 
 
 def tiny_pipeline_config(data_root, config=CONFIG) -> Config:
@@ -51,10 +51,10 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path, capsys):
     # The console numbers the steps; each training's environment, config and
     # hook order go to its log file only.
     console = capsys.readouterr().out
-    assert 'step 1/6 stage1_classifier: running' in console
-    assert 'step 6/6 stage5_evaluation: finished in' in console
+    assert 'step 1/6 step1_classifier: running' in console
+    assert 'step 6/6 step7_evaluation: finished in' in console
     assert 'Config:' not in console and 'System environment' not in console
-    training_logs = list((work_dir / 'stage1_classifier').glob('*/*.log'))
+    training_logs = list((work_dir / 'step1_classifier').glob('*/*.log'))
     assert len(training_logs) == 1 and 'Config:' in training_logs[0].read_text()
 
     methods = [row['method'] for row in result['rows']]
@@ -71,14 +71,14 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path, capsys):
     final = json.loads((work_dir / 'final_metrics.json').read_text())
     assert final['stand_in_sam'] and 'No pixel label' in final['notes']
     assert final['notes'].startswith(result['sam'] + '. Protocol: ')  # sentences, stops
-    markdown = (work_dir / 'stage5_evaluation' / 'results.md').read_text()
+    markdown = (work_dir / 'step7_evaluation' / 'results.md').read_text()
     assert 'stand-in' in markdown and '| CAM initial masks' in markdown
     assert '| whole patch' in markdown and 'whole-patch masks' in markdown
 
     # tools/test.py evaluates a tuned SAM with the classifier's CAM prompts,
     # from the config the pipeline dumped next to it.
-    tuned = StageLedger(str(work_dir)).record('stage3_sam_tuning_iter0')
-    proc = run_tool(['tools/test.py', work_dir / 'stage3_sam_tuning_iter0' / 'sam_tuning_config.py',
+    tuned = StageLedger(str(work_dir)).record('step4_sam_tuning_iter0')
+    proc = run_tool(['tools/test.py', work_dir / 'step4_sam_tuning_iter0' / 'sam_tuning_config.py',
                      tuned['checkpoint'], '--work-dir', tmp_path / 'test',
                      '--out', tmp_path / 'test_out'])
     assert 'Dice' in proc.stdout + proc.stderr
@@ -86,17 +86,17 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path, capsys):
     assert len(per_image) == 1 + len(list((data_root / 'test' / 'mask').iterdir()))
 
     # Interrupt: forget the last two stages; a rerun redoes only those.
-    os.remove(work_dir / 'stage5_evaluation' / 'stage_done.json')
-    os.remove(work_dir / 'stage4_pseudo_labels_iter1' / 'stage_done.json')
-    classifier_ckpt = StageLedger(str(work_dir)).record('stage1_classifier')['checkpoint']
+    os.remove(work_dir / 'step7_evaluation' / 'stage_done.json')
+    os.remove(work_dir / 'step5_pseudo_labels_iter1' / 'stage_done.json')
+    classifier_ckpt = StageLedger(str(work_dir)).record('step1_classifier')['checkpoint']
     mtime = os.path.getmtime(classifier_ckpt)
     again = EPSAMPipeline(cfg, str(work_dir)).run()
     assert os.path.getmtime(classifier_ckpt) == mtime
     assert [r['method'] for r in again['rows']] == methods
     log = (work_dir / 'pipeline.log').read_text()
-    assert 'stage1_classifier: done earlier, skipped' in log
-    assert 'stage3_sam_tuning_iter0: done earlier, skipped' in log
-    assert log.count('stage4_pseudo_labels_iter1: running') == 2
+    assert 'step1_classifier: done earlier, skipped' in log
+    assert 'step4_sam_tuning_iter0: done earlier, skipped' in log
+    assert log.count('step5_pseudo_labels_iter1: running') == 2
 
 
 @pytest.mark.slow
@@ -111,7 +111,7 @@ def test_pipeline_tunes_and_pseudo_labels_with_an_adapter(tmp_path):
 
     assert [row['method'] for row in result['rows']][3] == 'SAM + CAM prompts, untuned'
     assert len(result['rows']) == 6
-    settings = json.loads((work_dir / 'stage4_pseudo_labels_iter1' / 'settings.json').read_text())
+    settings = json.loads((work_dir / 'step5_pseudo_labels_iter1' / 'settings.json').read_text())
     assert '+CADAdapter:' in settings['sam_weights']
     # The adapter's frozen-encoder part came from the shared embedding cache.
     assert any((work_dir / 'embedding_cache').iterdir())
@@ -133,7 +133,8 @@ def test_demo_config_runs_the_real_lite_medsam(tmp_path):
     generate_camelyon_like(str(data_root), num_train=8, num_val=2, num_test=4, patch_size=64,
                            seed=4)
     config = REPO_ROOT / 'configs' / 'epsam' / (
-        'epsam-pipeline_r18tiny-cam-otsu_lite-medsam-decoder-box_3it_synthetic-camelyon-128x128.py')
+        'epsam-pipeline_r18tiny-cam-otsu_lite-medsam-decoder-box_3iter_'
+        'synthetic-camelyon-128x128.py')
     cfg = tiny_pipeline_config(data_root, config)
     result = EPSAMPipeline(cfg, str(tmp_path / 'work')).run()
     assert not result['stand_in_sam'] and 'SAM: LiteMedSAM' in result['table']
@@ -144,5 +145,5 @@ def test_demo_config_runs_the_real_lite_medsam(tmp_path):
     untuned = result['rows'][3]
     assert untuned['method'] == 'SAM + CAM prompts, untuned' and 0 <= untuned['dice'] <= 100
     assert all('whole_patch_masks' in row for row in result['rows'])
-    settings = (tmp_path / 'work' / 'stage3_sam_tuning_iter0' / 'sam_tuning_config.py').read_text()
+    settings = (tmp_path / 'work' / 'step4_sam_tuning_iter0' / 'sam_tuning_config.py').read_text()
     assert 'ComponentBoxPrompt' in settings and "variant='lite_medsam'" in settings

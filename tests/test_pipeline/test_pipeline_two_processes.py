@@ -24,7 +24,7 @@ from tests.conftest import REPO_ROOT
 
 from .test_pipeline_end_to_end import tiny_pipeline_config
 
-SHARDED = ('stage2_cams', 'stage4_pseudo_labels_iter1', 'stage5_evaluation')
+SHARDED = ('step2_cams', 'step5_pseudo_labels_iter1', 'step7_evaluation')
 SCORES = ('dice', 'iou', 'whole_patch_masks', 'mean_foreground')
 
 
@@ -38,7 +38,7 @@ def same_files(first, second, pattern: str) -> int:
 
 
 def evaluation_rows(work_dir):
-    record = json.loads((work_dir / 'stage5_evaluation' / 'stage_done.json').read_text())
+    record = json.loads((work_dir / 'step7_evaluation' / 'stage_done.json').read_text())
     return [{key: row[key] for key in ('method', *SCORES)} for row in record['rows']]
 
 
@@ -59,7 +59,7 @@ def test_two_process_pipeline_equals_one_process(tmp_path):
 
     double = tmp_path / 'double'
     shutil.copytree(single, double, ignore=shutil.ignore_patterns('.epsam.lock'))
-    for stage in (*SHARDED, 'stage3_sam_tuning_iter1', 'embedding_cache'):
+    for stage in (*SHARDED, 'step6_sam_tuning_iter1', 'embedding_cache'):
         shutil.rmtree(double / stage)
     env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(29800 + os.getpid() % 150))
     proc = subprocess.run(['bash', 'tools/dist_pipeline.sh', str(config), '2',
@@ -68,26 +68,26 @@ def test_two_process_pipeline_equals_one_process(tmp_path):
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     # The iteration-1 tuning ran under DDP (its environment goes to its log file).
-    training_log, = (double / 'stage3_sam_tuning_iter1').glob('*/*.log')
+    training_log, = (double / 'step6_sam_tuning_iter1').glob('*/*.log')
     assert 'Distributed training: True' in training_log.read_text()
     pipeline_log = (double / 'pipeline.log').read_text()
-    for stage in ('stage1_classifier', 'stage3_sam_tuning_iter0'):
+    for stage in ('step1_classifier', 'step4_sam_tuning_iter0'):
         assert f'{stage}: done earlier, skipped' in pipeline_log
 
-    cams = single / 'stage2_cams'
+    cams = single / 'step2_cams'
     counts = [{split: {k: v for k, v in record.items() if k != 'out_dir'}
-               for split, record in json.loads((work / 'stage2_cams' / 'stage_done.json')
+               for split, record in json.loads((work / 'step2_cams' / 'stage_done.json')
                                                .read_text())['splits'].items()}
               for work in (single, double)]
     assert counts[1] == counts[0]  # the ranks' counts summed
-    assert same_files(cams, double / 'stage2_cams', '*/cams/*.npz') > 0
-    assert same_files(cams, double / 'stage2_cams', '*/masks/*.png') > 0
-    pseudo = 'stage4_pseudo_labels_iter1'
+    assert same_files(cams, double / 'step2_cams', '*/cams/*.npz') > 0
+    assert same_files(cams, double / 'step2_cams', '*/masks/*.png') > 0
+    pseudo = 'step5_pseudo_labels_iter1'
     same_files(single / pseudo, double / pseudo, 'masks/*.png')
     assert same_files(single / pseudo, double / pseudo, 'records.jsonl') == 1
     first, second = evaluation_rows(single), evaluation_rows(double)
     # whole patch, CAM mask, CAM at Otsu, untuned SAM, iteration 0: identical numbers
     assert second[:5] == first[:5]
     assert [row['method'] for row in second] == [row['method'] for row in first]
-    assert (double / 'stage5_evaluation' / 'results.md').is_file()
+    assert (double / 'step7_evaluation' / 'results.md').is_file()
     assert not (double / '.epsam.lock').exists()

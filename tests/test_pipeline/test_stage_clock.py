@@ -4,13 +4,14 @@ import io
 from epsam.pipeline.stage_clock import StageClock, format_duration, stage_kind
 from epsam.utils.progress import progress_bar
 
-STAGES = ['stage1_classifier', 'stage2_cams', 'stage3_sam_tuning_iter0',
-          'stage4_pseudo_labels_iter1', 'stage3_sam_tuning_iter1', 'stage5_evaluation']
+STAGES = ['step1_classifier', 'step2_cams', 'step4_sam_tuning_iter0',
+          'step5_pseudo_labels_iter1', 'step6_sam_tuning_iter1', 'step7_evaluation']
 
 
 def test_stage_kind_drops_the_iteration():
-    assert stage_kind('stage3_sam_tuning_iter12') == 'stage3_sam_tuning'
-    assert stage_kind('stage2_cams') == 'stage2_cams'
+    assert stage_kind('step6_sam_tuning_iter12') == 'sam_tuning'
+    assert stage_kind('step4_sam_tuning_iter0') == 'sam_tuning'
+    assert stage_kind('step2_cams') == 'cams'
 
 
 def test_format_duration():
@@ -21,27 +22,25 @@ def test_format_duration():
 
 def test_steps_are_numbered_in_plan_order():
     clock = StageClock(STAGES, lambda stage: None)
-    assert clock.step('stage1_classifier') == 'step 1/6 stage1_classifier'
-    assert clock.step('stage3_sam_tuning_iter1') == 'step 5/6 stage3_sam_tuning_iter1'
+    assert clock.step('step1_classifier') == 'step 1/6 step1_classifier'
+    assert clock.step('step6_sam_tuning_iter1') == 'step 5/6 step6_sam_tuning_iter1'
     assert clock.step('not_planned') == 'not_planned'
 
 
 def test_remaining_time_comes_from_finished_stages_of_the_same_kind():
-    earlier = {'stage1_classifier': 30.0, 'stage2_cams': 10.0}
+    earlier = {'step1_classifier': 30.0, 'step2_cams': 10.0}
     clock = StageClock(STAGES, earlier.get)
-    assert clock.remaining('stage2_cams') == (
-        '4 step(s) left (not yet timed: stage3_sam_tuning, stage4_pseudo_labels, '
-        'stage5_evaluation)')
-    clock.finished('stage3_sam_tuning_iter0', 120.0)
+    assert clock.remaining('step2_cams') == (
+        '4 step(s) left (not yet timed: sam_tuning, pseudo_labels, evaluation)')
+    clock.finished('step4_sam_tuning_iter0', 120.0)
     # iteration 1's tuning is estimated from iteration 0's: a lower bound while
     # pseudo-labelling and evaluation have never run.
-    assert clock.remaining('stage3_sam_tuning_iter0') == (
-        '3 step(s) left, at least 2 min 00 s (not yet timed: stage4_pseudo_labels, '
-        'stage5_evaluation)')
-    clock.finished('stage4_pseudo_labels_iter1', 60.0)
-    clock.finished('stage5_evaluation', 5.0)  # e.g. from an earlier run's record
-    assert clock.remaining('stage4_pseudo_labels_iter1') == '2 step(s) left, about 2 min 05 s'
-    assert clock.remaining('stage5_evaluation') == 'nothing left'
+    assert clock.remaining('step4_sam_tuning_iter0') == (
+        '3 step(s) left, at least 2 min 00 s (not yet timed: pseudo_labels, evaluation)')
+    clock.finished('step5_pseudo_labels_iter1', 60.0)
+    clock.finished('step7_evaluation', 5.0)  # e.g. from an earlier run's record
+    assert clock.remaining('step5_pseudo_labels_iter1') == '2 step(s) left, about 2 min 05 s'
+    assert clock.remaining('step7_evaluation') == 'nothing left'
 
 
 class _Terminal(io.StringIO):

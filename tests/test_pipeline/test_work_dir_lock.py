@@ -114,8 +114,8 @@ def test_generate_cams_refuses_a_busy_output_folder(tmp_path):
     spec.loader.exec_module(tool)
     checkpoint = tmp_path / 'any.pth'
     torch.save({}, checkpoint)
-    config_file = (REPO_ROOT / 'configs' / 'epsam' /
-                   'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')
+    config_file = (REPO_ROOT / 'configs' / 'adl_cam' /
+                   'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py')
     out = tmp_path / 'cams'
     with WorkDirLock(str(out)):
         with pytest.raises(SystemExit, match=f'^error: {out} is in use by pid {os.getpid()}'):

@@ -232,7 +232,7 @@ def test_predict_masks_writes_sam_masks_without_selection(sam, cam_tree, tmp_pat
 
 
 def test_embedding_cache_is_used_when_given(sam, cam_tree, tmp_path):
-    from epsam.models.sam.embedding_cache import SamEmbeddingCache
+    from epsam.models.sam.cache.embedding_cache import SamEmbeddingCache
     cache = SamEmbeddingCache(str(tmp_path / 'cache'), sam.image_encoder,
                               storage_dtype='float32')
     first = _generator(sam, KeepAllSelector(), cache=cache).run(

@@ -141,7 +141,7 @@ def _check_loads(path: Path) -> None:
     elif suffix == '.pth':
         torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
     elif suffix == '.emb':
-        from epsam.models.sam.embedding_entry import read_cache_entry
+        from epsam.models.sam.cache.embedding_entry import read_cache_entry
         read_cache_entry(path, {})
 
 

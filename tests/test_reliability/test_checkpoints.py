@@ -146,8 +146,8 @@ def test_import_refuses_the_unsafe_environment_variable():
 def test_test_tool_refuses_the_checkpoint_of_another_model(tmp_path):
     """tools/test.py with a SAM tuning checkpoint for the classifier config: no random scores."""
     from tests.conftest import run_tool
-    config = (REPO_ROOT / 'configs' / 'epsam' /
-              'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')
+    config = (REPO_ROOT / 'configs' / 'adl_cam' /
+              'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py')
     torch.manual_seed(0)
     tuning = MODELS.build(dict(type='SamTuningModel', sam=dict(variant='tiny')))
     path = tmp_path / 'sam_tuning_epoch_3.pth'

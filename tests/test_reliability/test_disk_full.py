@@ -25,8 +25,8 @@ from .conftest import assert_no_partial_files, assert_same_tree, count_files, tr
 
 pytestmark = pytest.mark.faults
 
-CAM_CONFIG = REPO_ROOT / 'configs' / 'epsam' / \
-    'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py'
+CAM_CONFIG = REPO_ROOT / 'configs' / 'adl_cam' / \
+    'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py'
 
 
 class _LimitedFile:

@@ -28,8 +28,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 CAM_TOOL = REPO_ROOT / 'tools' / 'generate_cams.py'
 WSI_TOOL = REPO_ROOT / 'tools' / 'wsi' / 'infer.py'
-CAM_CONFIG = REPO_ROOT / 'configs' / 'epsam' / \
-    'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py'
+CAM_CONFIG = REPO_ROOT / 'configs' / 'adl_cam' / \
+    'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py'
 WSI_CONFIG = REPO_ROOT / 'configs' / '_base_' / 'models' / 'adl_resnet18_cam_tiny.py'
 KILLS = 3
 #: Seconds a killed tool pauses after each finished item (see ``kill_repeatedly``).

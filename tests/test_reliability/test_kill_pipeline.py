@@ -26,8 +26,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 TOOL = REPO_ROOT / 'tools' / 'run_pipeline.py'
 CONFIG = HERE / 'configs' / 'pipeline_tiny.py'
-STAGES = ('stage1_classifier', 'stage2_cams', 'stage3_sam_tuning_iter0',
-          'stage4_pseudo_labels_iter1', 'stage3_sam_tuning_iter1', 'stage5_evaluation')
+STAGES = ('step1_classifier', 'step2_cams', 'step4_sam_tuning_iter0',
+          'step5_pseudo_labels_iter1', 'step6_sam_tuning_iter1', 'step7_evaluation')
 #: Outputs compared byte for byte (training logs, timings and checkpoints' metadata
 #: hold times; checkpoints are compared tensor by tensor).
 DATA_SUFFIXES = ('.npz', '.png', '.emb', '.json', '.jsonl')
@@ -132,4 +132,4 @@ def test_pipeline_is_deterministic_on_cpu(reference, tmp_path):
         section.config = str(REPO_ROOT / section.config)
     EPSAMPipeline(cfg, str(tmp_path / 'again')).run()
     assert_same_outputs(ref_dir, tmp_path / 'again')
-    assert len(os.listdir(tmp_path / 'again' / 'stage4_pseudo_labels_iter1' / 'masks')) > 0
+    assert len(os.listdir(tmp_path / 'again' / 'step5_pseudo_labels_iter1' / 'masks')) > 0

@@ -88,7 +88,7 @@ def test_test_tool_suggests_the_name(tmp_path):
 
 def test_pipeline_tool_suggests_the_name(tmp_path):
     config = REPO_ROOT / 'configs' / 'epsam' / \
-        'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py'
+        'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_synthetic-camelyon-128x128.py'
     # The config check (before any stage) wants the data to exist.
     generate_camelyon_like(str(tmp_path / 'data'), num_train=4, num_val=2, num_test=2,
                            patch_size=32, seed=1)

@@ -17,8 +17,8 @@ from epsam.registry import MODELS
 from tests.conftest import REPO_ROOT
 
 TOOL = REPO_ROOT / 'tools' / 'generate_cams.py'
-CONFIG = REPO_ROOT / 'configs' / 'epsam' / \
-    'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py'
+CONFIG = REPO_ROOT / 'configs' / 'adl_cam' / \
+    'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py'
 SIZE = 64
 
 

@@ -10,7 +10,7 @@ from epsam.datasets.synthetic.layouts import generate_camelyon_like
 from epsam.registry import MODELS
 from tests.conftest import REPO_ROOT, run_tool
 
-CONFIG = (REPO_ROOT / 'configs' / 'cad' /
+CONFIG = (REPO_ROOT / 'configs' / 'sam_tuning' /
           'sam-decoder-fullbox_tiny_1xb4-10e_synthetic-camelyon-128x128.py')
 MMSEG_TOOLS = Path(__import__('mmseg').__file__).parent / '.mim' / 'tools'
 

@@ -17,7 +17,7 @@ Example::
         --cfg-options seed=0
 
 with CONFIG the LiteMedSAM pipeline config (``configs/epsam/epsam-pipeline_r18tiny-
-cam_lite-medsam-decoder-box_3it_synthetic-camelyon-128x128.py``); docs/science.md
+cam_lite-medsam-decoder-box_3iter_synthetic-camelyon-128x128.py``); docs/science.md
 gives the commands of every table.
 
 Writes ``WORK_DIR/prompt_study/prompt_study.{md,json}`` and prints the table.
@@ -81,7 +81,7 @@ def study(pipeline: EPSAMPipeline, out_dir: str) -> List[Dict]:
     items = evaluation_items(ctx, split)
     truths = {item.stem: ground_truth(ctx, split, item.stem) for item in items}
     makers = {'EP-SAM recipe (classifier config)':
-              (ctx.cfg.get('cams') or classifier_config(ctx).cam_cfg).mask_maker.to_dict()}
+              classifier_config(ctx).cam_cfg.mask_maker.to_dict()}
     makers.update(OTHER_MASK_MAKERS)
     sam, embedder = load_inference_sam(ctx, None)
     rows = []

@@ -3,14 +3,14 @@
 A diagnostic for degenerate SAM tuning: a SAM that answers every prompt with
 the whole patch (the randomly initialised stand-in does, once tuned) makes
 every class map the CAM ranking, whatever the tuning variant. For each tuned
-SAM of a finished pipeline work dir (``stage3_sam_tuning_iter{i}``), the
+SAM of a finished pipeline work dir (``step6_sam_tuning_iter{i}``), the
 split's images are prompted from each class's CAM exactly as in evaluation,
 and the fraction of the patch each SAM mask covers is summarised.
 
 Example::
 
     python tools/analysis/sam_mask_coverage.py \\
-        configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-cad_3it_synthetic-bcss-128x128.py \\
+        configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-cad_3iter_synthetic-bcss-128x128.py \\
         work_dirs/benchmarks/synthetic_bcss/epsam-cad --iterations 0 3 \\
         --cfg-options data_root=data/synthetic_bcss_bench
 """

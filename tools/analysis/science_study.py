@@ -34,11 +34,11 @@ from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {
-    'epsam-recipe': 'configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-box_3it_'
+    'epsam-recipe': 'configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-box_3iter_'
                     'synthetic-camelyon-128x128.py',
-    'otsu': 'configs/epsam/epsam-pipeline_r18tiny-cam-otsu_lite-medsam-decoder-box_3it_'
+    'otsu': 'configs/epsam/epsam-pipeline_r18tiny-cam-otsu_lite-medsam-decoder-box_3iter_'
             'synthetic-camelyon-128x128.py',
-    'epsam-points': 'configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-points_3it_'
+    'epsam-points': 'configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-points_3iter_'
                     'synthetic-camelyon-128x128.py',
 }
 # CAD (reduced for the CPU: one block at 128 px) and its memory-lean form, with Otsu masks.
@@ -46,10 +46,10 @@ CONFIGS['otsu-cad-small'] = CONFIGS['otsu-cad-small-lean'] = CONFIGS['otsu']
 DEFAULT_RUNS = ['epsam-recipe', 'otsu', 'epsam-points']
 #: Extra options of a run (its tuning config), beside its pipeline config.
 RUN_OPTIONS = {
-    'otsu-cad-small': ['sam_tuning.config=configs/epsam/sam-cad-small-box_lite-medsam_1xb4-5e_'
-                       'synthetic-camelyon-128x128.py'],
-    'otsu-cad-small-lean': ['sam_tuning.config=configs/epsam/sam-cad-small-lean-box_lite-medsam_'
-                            '1xb4-5e_synthetic-camelyon-128x128.py'],
+    'otsu-cad-small': ['sam_tuning.config=configs/sam_tuning/sam-cad-small-box_lite-medsam_1xb4-5e_'
+                       'pseudo-masks.py'],
+    'otsu-cad-small-lean': ['sam_tuning.config=configs/sam_tuning/'
+                            'sam-cad-small-lean-box_lite-medsam_1xb4-5e_pseudo-masks.py'],
 }
 DATASETS = {
     'synthetic': ('data/synthetic_camelyon', 'synthetic Camelyon (128 px)'),
@@ -94,7 +94,7 @@ def run_seed(dataset: str, seed: int, out: str, runs: List[str]) -> None:
              '--cfg-options', *common])
     for name in runs:
         work_dir = osp.join(out, dataset, f'seed{seed}', name)
-        if osp.isfile(osp.join(work_dir, 'stage5_evaluation', 'stage_done.json')):
+        if osp.isfile(osp.join(work_dir, 'step7_evaluation', 'stage_done.json')):
             continue
         reuse = [] if name == 'epsam-recipe' else [f'classifier.checkpoint={base}']
         run(['tools/run_pipeline.py', CONFIGS[name], '--work-dir', work_dir,
@@ -135,7 +135,7 @@ def collect(out: str, datasets: List[str], seeds: List[int], runs: List[str]) ->
                 for metric in ('dice', 'iou', 'mean_foreground', 'whole_patch_masks'):
                     prompt_rows.setdefault(key, {}).setdefault(metric, []).append(row[metric])
             for name in runs:
-                record = _read(osp.join(seed_dir, name, 'stage5_evaluation', 'stage_done.json'))
+                record = _read(osp.join(seed_dir, name, 'step7_evaluation', 'stage_done.json'))
                 if record is None:
                     continue
                 images.add(record['images'])
@@ -144,7 +144,7 @@ def collect(out: str, datasets: List[str], seeds: List[int], runs: List[str]) ->
                     for metric in ('dice', 'iou', 'whole_patch_masks'):
                         target.setdefault(metric, []).append(row.get(metric, 0))
                 for iteration in range(1, 10):
-                    stage = _read(osp.join(seed_dir, name, f'stage4_pseudo_labels_iter{iteration}',
+                    stage = _read(osp.join(seed_dir, name, f'step5_pseudo_labels_iter{iteration}',
                                            'stage_done.json'))
                     if stage is None:
                         break

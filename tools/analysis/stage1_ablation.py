@@ -1,11 +1,11 @@
-"""Stage-1 evidence on synthetic Camelyon-like data: classifier and CAM-method ablation.
+"""Step-1 evidence on synthetic Camelyon-like data: classifier and CAM-method ablation.
 
 One command::
 
     python tools/analysis/stage1_ablation.py --work-dir work_dirs/stage1_ablation
 
 It writes synthetic data (fixed seed), trains the tiny classifier of
-``configs/epsam/epsam-cam_r18tiny-adl-hf_*_synthetic-camelyon-*.py`` three
+``configs/adl_cam/adl-cam_r18tiny-hf_*_synthetic-camelyon-*.py`` three
 times with ``tools/train.py`` (EP-SAM's ADL + high-frequency channel; without
 ADL; without the HF channel), keeps each run's checkpoint with the best
 validation patch F1 (patch labels only), and evaluates on the test split:
@@ -45,14 +45,13 @@ from epsam.datasets.synthetic import generate_camelyon_like
 from epsam.evaluation.metrics import PatchClassificationMetric
 from epsam.evaluation.metrics.functional import dice_iou_per_image
 from epsam.fileio.cam_store import load_cam, load_label_png
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-CONFIG = osp.join(ROOT, 'configs', 'epsam',
-                  'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')
+CONFIG = osp.join(ROOT, 'configs', 'adl_cam',
+                  'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py')
 #: Classifier variants: title and config overrides.
 VARIANTS = {
     'adl_hf': ('ADL + HF (EP-SAM)', {}),
@@ -136,13 +135,11 @@ def train_all(args, seed: int, work_dir: str, data_root: str) -> Dict[str, str]:
 
 def build(variant: str, checkpoint: str, data_root: str, args, seed: int):
     """The trained classifier (eval mode) and the test dataset."""
-    from epsam.registry import DATASETS, MODELS
-    cfg = Config.fromfile(CONFIG)
-    cfg.merge_from_dict(variant_options(variant, data_root, args, seed))
-    model = MODELS.build(cfg.model)
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    model.load_state_dict(state['state_dict'], strict=True)
-    return model.eval(), DATASETS.build(cfg.test_dataloader.dataset), cfg
+    from epsam.apis import init_model, load_config
+    from epsam.registry import DATASETS
+    cfg = load_config(CONFIG, variant_options(variant, data_root, args, seed))
+    model = init_model(cfg, checkpoint)
+    return model, DATASETS.build(cfg.test_dataloader.dataset), cfg
 
 
 def patch_metrics(model, dataset) -> Dict[str, float]:

@@ -11,11 +11,15 @@ npz + mask PNG written atomically):
 - naive: one image at a time, ``TTACAM`` running one forward pass per
   rotation, scores from a separate forward pass;
 - batched: :func:`epsam.cams.generation.generate_cams` (batches of
-  ``--batch-size`` images, the 4 rotations stacked into one forward pass).
+  ``--batch-size`` images, the 4 rotations stacked into one forward pass in
+  the channels-last format on the CPU, scores read from that pass).
 
 Each path runs ``--repeats`` times into fresh folders, alternating, and the
-fastest run of each counts (the machine may be shared). The outputs of the
-two paths are compared (CAM values in uint8 steps, masks pixel by pixel).
+fastest run of each counts (the machine may be shared; the load average is
+recorded). The outputs of the two paths are compared (CAM values in uint8
+steps, masks pixel by pixel), and the batched float CAMs of one batch are
+compared with and without channels-last (``max_abs_diff_nhwc``, asserted 0:
+the format must not change a value).
 """
 import argparse
 import json
@@ -26,19 +30,21 @@ import time
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 
 import epsam  # noqa: F401
+from epsam.apis import init_model, load_config
 from epsam.cams import TTACAM
+from epsam.benchmarking.encoder_speed import load_average
+from epsam.benchmarking.memory import machine_info
+from epsam.cams.batch_compute import build_cam_method, compute_cams
 from epsam.cams.generation import generate_cams
 from epsam.datasets.synthetic import generate_camelyon_like
 from epsam.fileio.cam_store import load_cam, load_label_png, save_cam, save_label_png
-from epsam.registry import DATASETS, MASK_MAKERS, MODELS
+from epsam.registry import DATASETS, MASK_MAKERS
 
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
-                  'epsam', 'epsam-cam_r18tiny-adl-hf_1xb16-15e_synthetic-camelyon-128x128.py')
+                  'adl_cam', 'adl-cam_r18tiny-hf_1xb16-15e_synthetic-camelyon-128x128.py')
 TTA = dict(type='TTACAM', cam_method=dict(type='CAM'), rotations=(0, 90, 180, 270), hflip=False)
 
 
@@ -88,17 +94,22 @@ def compare(dataset, naive_dir: str, batched_dir: str) -> dict:
     return dict(max_cam_difference_uint8=cam_steps, identical_mask_pixels=same_pixels / total)
 
 
+def nhwc_difference(model, dataset, batch_size: int) -> float:
+    """Largest float CAM difference, stacked TTA with vs without channels-last, one batch."""
+    count = min(batch_size, len(dataset))
+    inputs = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(count)]),
+                                     False)['inputs']
+    tta = build_cam_method(TTA)
+    plain = compute_cams(tta, model, inputs, nhwc=False)
+    return float((compute_cams(tta, model, inputs, nhwc=True) - plain).abs().max())
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    init_default_scope('epsam')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    if args.checkpoint:
-        state = torch.load(args.checkpoint, map_location='cpu', weights_only=True)
-        model.load_state_dict(state.get('state_dict', state))
-    model = model.to(args.device).eval()
+    model = init_model(cfg, args.checkpoint, device=args.device)
     mask_cfg = cfg.cam_cfg.mask_maker.to_dict()
     mask_maker = MASK_MAKERS.build(mask_cfg)
     work = tempfile.mkdtemp(prefix='cam_throughput_')
@@ -112,6 +123,7 @@ def main(argv=None) -> dict:
             pipeline=[dict(type='LoadPatchImage'), dict(type='PackPatchInputs')]))
         with torch.no_grad():  # warm-up
             model(model.data_preprocessor(pseudo_collate([dataset[0]]))['inputs'], mode='tensor')
+        load_before = load_average()
         times = dict(naive=[], batched=[])
         for repeat in range(args.repeats):
             naive_dir = osp.join(work, f'naive{repeat}')
@@ -124,13 +136,15 @@ def main(argv=None) -> dict:
                           batch_size=args.batch_size, device=args.device, progress=False)
             times['batched'].append(time.perf_counter() - start)
         agreement = compare(dataset, naive_dir, batched_dir)
+        agreement['max_abs_diff_nhwc'] = nhwc_difference(model, dataset, args.batch_size)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = dict(images=args.num_images, size=args.size, batch_size=args.batch_size,
                   threads=args.threads, device=args.device, tta_copies=4,
                   naive_images_per_s=args.num_images / min(times['naive']),
                   batched_images_per_s=args.num_images / min(times['batched']),
-                  seconds=times, **agreement)
+                  seconds=times, **agreement, load_average_before=load_before,
+                  load_average_after=load_average(), machine=machine_info(args.device))
     result['speedup'] = result['batched_images_per_s'] / result['naive_images_per_s']
     print(f"{args.num_images} images of {args.size} px, 4-rotation TTA, {args.threads} "
           f"thread(s), {args.device}:\n"
@@ -140,7 +154,11 @@ def main(argv=None) -> dict:
           f"{result['batched_images_per_s']:.1f} images/s\n"
           f"  speed-up: {result['speedup']:.2f}x\n"
           f"  outputs: CAMs differ by at most {agreement['max_cam_difference_uint8']} uint8 "
-          f"step(s); {100 * agreement['identical_mask_pixels']:.3f} % of mask pixels identical")
+          f"step(s); {100 * agreement['identical_mask_pixels']:.3f} % of mask pixels identical; "
+          f"channels-last vs default format: max abs CAM difference "
+          f"{agreement['max_abs_diff_nhwc']:.3g}\n"
+          f"  load average before/after: {load_before} / {result['load_average_after']}")
+    assert agreement['max_abs_diff_nhwc'] == 0, 'channels-last changed the CAM values'
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as stream:
             json.dump(result, stream, indent=2)

@@ -26,7 +26,7 @@ import epsam  # noqa: F401  (mmcv op fallback before mmseg)
 from epsam.datasets.synthetic import generate_bcss_like, generate_camelyon_like
 from epsam.pipeline import EPSAMPipeline
 
-CONFIGS = 'configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-{}_3it_synthetic-{}-128x128.py'
+CONFIGS = 'configs/epsam/epsam-pipeline_r18tiny-cam_sam-tiny-{}_3iter_synthetic-{}-128x128.py'
 RUNS = (('cad', 'camelyon'), ('lora', 'camelyon'), ('cad-lean', 'bcss'))
 
 

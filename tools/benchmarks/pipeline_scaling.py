@@ -22,8 +22,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'epsam',
-                  'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3it_synthetic-camelyon-128x128.py')
-SHARDED = ('stage2_cams', 'stage4_pseudo_labels_iter1', 'stage5_evaluation')
+                  'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_synthetic-camelyon-128x128.py')
+SHARDED = ('step2_cams', 'step5_pseudo_labels_iter1', 'step7_evaluation')
 
 
 def parse_args():

@@ -3,26 +3,35 @@
 Example::
 
     python tools/benchmarks/pseudo_label_throughput.py --variant vit_b --num-images 4 \
-        --prompt-sets 1 4
+        --prompt-sets 1 4 --out work_dirs/benchmarks/pseudo_label_throughput/vit_b.json
+    python tools/benchmarks/pseudo_label_throughput.py --variant lite_medsam --num-images 16 \
+        --prompt-sets 1 4 --out work_dirs/benchmarks/pseudo_label_throughput/lite_medsam.json
 
 Both paths pseudo-label the same ``--num-images`` synthetic 512 px patches
-(resized to SAM's 1024 px frame) with the same SAM (random weights: speed does
-not depend on them), each image carrying ``max(--prompt-sets)`` prompt sets
-(50 CAM-weighted points each, one set per CAM channel, as class-wise or
-component-wise prompting does):
+(resized to SAM's frame: 1024 px for ViT-B, 256 px for LiteMedSAM) with the
+same SAM weights (ViT-B and the tiny SAM: random stand-ins, speed does not
+depend on them; LiteMedSAM: its bundled weights), each image carrying
+``max(--prompt-sets)`` prompt sets (50 CAM-weighted points each, one set per
+CAM channel, as class-wise or component-wise prompting does):
 
 - naive (what EP-SAM's reference code does by calling ``SamPredictor`` once
-  per prompt set): one image at a time, float32, ``set_image`` (the image
-  encoder) run again for EVERY prompt set, then one decode;
+  per prompt set): one image at a time, float32, the STOCK model (attention
+  as ``segment_anything`` / TinyViT write it, no fused attention),
+  ``set_image`` (the image encoder) run again for EVERY prompt set, then one
+  decode; ``segment_anything.SamPredictor`` itself for ViT-family variants,
+  :class:`~epsam.models.sam.SamMaskPredictor` for TinyViT ones (LiteMedSAM's
+  min-max normalisation is not ``SamPredictor``'s);
 - epsam: :class:`~epsam.pseudo_labels.sam_inference.BatchedSamPredictor`
   (the engine of ``PseudoLabelGenerator``, on SAM's one inference road
   :class:`~epsam.models.sam.SamMaskPredictor`): images read and encoded
   ``--batch-size`` at a time, the embedding shared by all the image's prompt
-  sets; with a GPU the encoder runs under bfloat16 autocast.
+  sets; the variant's default attention (fused on real variants); with a
+  GPU the encoder runs under bfloat16 autocast.
 
 Every step is timed, so the cost for ``k`` prompt sets per image is the time
 of the steps a run with ``k`` sets does (the first ``k`` sets: a ``k``-set
-run does exactly that prefix of the work); all numbers come from this one run.
+run does exactly that prefix of the work); all numbers come from this one run,
+printed with the load average (before and after), torch threads and device.
 The masks of the two paths are compared. ``--probe`` first times CPU options
 of the encoder (inference mode, batching, channels-last, oneDNN, threads,
 bf16) on a truncated encoder (3 of ViT-B's blocks, same 2:1 ratio of windowed
@@ -43,9 +52,15 @@ import numpy as np
 import torch
 from prettytable import PrettyTable
 
+from segment_anything import SamPredictor
+
 import epsam  # noqa: F401
+from epsam.apis import init_sam
+from epsam.benchmarking.encoder_speed import encoder_flops, load_average, sam_weights_note
+from epsam.benchmarking.memory import machine_info
 from epsam.models.sam import SamMaskPredictor, build_sam
-from epsam.benchmarking.encoder_speed import encoder_flops
+from epsam.models.sam.building.fused_attention import fused_attention_enabled
+from epsam.models.sam.building.input_transform import SamInputTransform
 from epsam.fileio.cam_store import save_cam, save_label_png
 from epsam.fileio.items import PseudoLabelItem
 from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
@@ -120,10 +135,35 @@ def run_epsam(sam, items, channels: int, batch_size: int, device: str,
                 images_encoded=preds[0].images_encoded, encoder_calls=preds[0].encoder_calls)
 
 
+def stock_sam(sam, variant: str, device: str):
+    """The naive side's model: ``variant`` with stock attention and ``sam``'s weights."""
+    stock = init_sam(variant, device=device, pretrained=False, fused_attention=False)
+    stock.load_state_dict(sam.state_dict())
+    return stock
+
+
+def naive_mask(predictor, image: np.ndarray, prompts) -> np.ndarray:
+    """``set_image`` then one single-mask decode of a point prompt set; the (H, W) mask."""
+    predictor.set_image(image)
+    if isinstance(predictor, SamPredictor):
+        logits, _, _ = predictor.predict(point_coords=prompts.point_coords,
+                                         point_labels=prompts.point_labels,
+                                         multimask_output=False, return_logits=True)
+        return np.asarray(logits[0]) > 0
+    logits, _ = predictor.predict(torch.from_numpy(prompts.point_coords),
+                                  torch.from_numpy(prompts.point_labels))
+    return (logits > 0).cpu().numpy()
+
+
 def run_naive(sam, items, channels: int, device: str) -> Dict:
-    """The reference's loop: per image, per prompt set, encode again (fp32), decode."""
+    """The reference's loop: per image, per prompt set, encode again (fp32), decode.
+
+    ``sam`` is the stock model; ``segment_anything.SamPredictor`` runs it when its
+    preprocessing is SAM's own (mean/std), else :class:`SamMaskPredictor`.
+    """
     loaders = predictors(sam, channels, 1, device)  # file reading and prompts only
-    predictor = SamMaskPredictor(sam)
+    stock_input = SamInputTransform.from_sam(sam).normalization == 'mean_std'
+    predictor = SamPredictor(sam) if stock_input else SamMaskPredictor(sam)
     seconds, cpu = [0.0] * channels, [0.0] * channels
     masks = [[None] * channels for _ in items]
     encode, images_encoded = 0.0, 0
@@ -132,19 +172,16 @@ def run_naive(sam, items, channels: int, device: str) -> Dict:
             began, cpu_began = time.perf_counter(), time.process_time()
             one = loader.load(item)
             encode_began = time.perf_counter()
-            predictor.set_image(one.image)
+            masks[index][j] = naive_mask(predictor, one.image, one.prompts)
             if device == 'cuda':
                 torch.cuda.synchronize()
-            encode += time.perf_counter() - encode_began
+            encode += time.perf_counter() - encode_began  # with the decode (<1 %)
             images_encoded += 1
-            inputs = one.prompts
-            logits, _ = predictor.predict(
-                torch.from_numpy(inputs.point_coords), torch.from_numpy(inputs.point_labels))
-            masks[index][j] = (logits > 0).cpu().numpy()
             seconds[j] += time.perf_counter() - began
             cpu[j] += time.process_time() - cpu_began
     return dict(seconds=seconds, cpu_seconds=cpu, masks=masks, encode_seconds=encode,
-                images_encoded=images_encoded, encoder_calls=images_encoded)
+                images_encoded=images_encoded, encoder_calls=images_encoded,
+                predictor=type(predictor).__name__)
 
 
 def warm_up(sam, item: PseudoLabelItem, device: str) -> None:
@@ -230,23 +267,31 @@ def main(argv=None) -> Dict:
     if args.num_images < 1 or min(args.prompt_sets) < 1:
         raise SystemExit('--num-images and every --prompt-sets value must be >= 1')
     torch.set_num_threads(args.threads)
-    print(f'device {args.device}, {torch.get_num_threads()} thread(s), torch {torch.__version__}'
-          f', oneDNN available: {torch.backends.mkldnn.is_available()}')
-    result: Dict = dict(args=vars(args))
+    machine = machine_info(args.device)
+    print(f"device {args.device} ({machine['device_name']}), {torch.get_num_threads()} "
+          f'thread(s), torch {torch.__version__}, oneDNN available: '
+          f'{torch.backends.mkldnn.is_available()}')
+    result: Dict = dict(args=vars(args), machine=machine)
     if args.probe:
         table = probe_cpu_options(args.threads)
         print(table)
         result['probe'] = table.get_string()
     channels = max(args.prompt_sets)
     torch.manual_seed(0)
-    sam = build_sam(args.variant).to(args.device).eval()
+    sam = init_sam(args.variant, device=args.device)  # the variant's default attention
+    stock = stock_sam(sam, args.variant, args.device)
+    weights = sam_weights_note(args.variant)
+    fused = dict(naive=fused_attention_enabled(stock), epsam=fused_attention_enabled(sam))
     autocast = args.device == 'cuda' and not args.no_bf16
     root = tempfile.mkdtemp(prefix='epsam_pl_throughput_')
     try:
         items = write_items(root, args.num_images, args.image_size, channels)
         warm_up(sam, items[0], args.device)
-        naive = run_naive(sam, items, channels, args.device)
+        warm_up(stock, items[0], args.device)
+        load_before = load_average()
+        naive = run_naive(stock, items, channels, args.device)
         ours = run_epsam(sam, items, channels, args.batch_size, args.device, autocast)
+        load_after = load_average()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     flops = encoder_flops(args.variant)
@@ -263,10 +308,13 @@ def main(argv=None) -> Dict:
                        f'{args.num_images / t_naive:.3f}', f'{args.num_images / t_ours:.3f}',
                        f'{t_naive / t_ours:.2f}x', f'{c_naive:.1f}', f'{c_ours:.1f}',
                        f'{c_naive / c_ours:.2f}x', f'{k * args.num_images} / {args.num_images}'])
-    print(f'SAM {args.variant} (random weights), {args.num_images} image(s) of '
+    print(f'SAM {args.variant} ({weights}), {args.num_images} image(s) of '
           f'{args.image_size} px -> {sam.image_encoder.img_size} px frame, epsam batch '
-          f'{args.batch_size}, epsam encoder {"bf16 autocast" if autocast else "float32"}')
+          f'{args.batch_size}, epsam encoder {"bf16 autocast" if autocast else "float32"}, '
+          f"fused attention: epsam {fused['epsam']}, naive {fused['naive']} "
+          f"(naive predictor: {naive['predictor']})")
     print(table)
+    print(f'load average before/after: {load_before} / {load_after}')
     for name, run in (('naive', naive), ('epsam', ours)):
         rate = flops * run['images_encoded'] / run['encode_seconds']
         per_image = run['encode_seconds'] / run['images_encoded']
@@ -276,7 +324,9 @@ def main(argv=None) -> Dict:
     masks = compare_masks(naive['masks'], ours['masks'])
     print(f"masks: {masks['identical']}/{masks['masks']} identical, {masks['differing_pixels']} "
           f"of {masks['pixels']} pixels differ")
-    result.update(rows=rows, masks=masks, flops_per_image=flops,
+    result.update(rows=rows, masks=masks, flops_per_image=flops, variant=args.variant,
+                  weights=weights, fused_attention=fused, load_average_before=load_before,
+                  load_average_after=load_after, torch_threads=torch.get_num_threads(),
                   naive={k: v for k, v in naive.items() if k != 'masks'},
                   epsam={k: v for k, v in ours.items() if k != 'masks'})
     if args.out:

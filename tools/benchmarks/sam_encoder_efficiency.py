@@ -15,7 +15,7 @@ depend on their values). The load average is recorded before and after:
 other jobs on the machine slow every figure down.
 
 With ``--fused`` each row also times the encoder with its attention run
-through ``scaled_dot_product_attention`` (``epsam.models.sam.fused_attention``),
+through ``scaled_dot_product_attention`` (``epsam.models.sam.building.fused_attention``),
 alternating with stock on the same frames: ``stock_seconds_per_image``,
 ``fused_seconds_per_image``, ``speedup_vs_stock`` and ``max_abs_diff`` (the
 largest fp32 embedding difference, fused vs stock); ``seconds_per_image``,
@@ -36,9 +36,9 @@ from epsam.benchmarking.encoder_speed import (compare_fused_attention, encoder_f
                                               seconds_per_image)
 from epsam.benchmarking.memory import machine_info
 from epsam.models.sam import build_sam, list_sam_variants
-from epsam.models.sam.fused_attention import fused_attention_enabled, use_fused_attention
-from epsam.models.sam.tiny_vit import refresh_attention_biases
-from epsam.models.sam.variants import get_sam_variant
+from epsam.models.sam.building.fused_attention import fused_attention_enabled, use_fused_attention
+from epsam.models.sam.building.tiny_vit import refresh_attention_biases
+from epsam.models.sam.building.variants import get_sam_variant
 from epsam.fileio.atomic_io import atomic_write_json
 
 

@@ -39,7 +39,7 @@ from epsam.benchmarking.tuning_step import (TUNING_VARIANTS, VARIANT_SIZES, buil
                                             measure_training_step, warm_embedding_cache)
 from epsam.benchmarking.tuning_report import (WEIGHTS_NOTE, markdown_report, memory_ratios,
                                               plot_memory, ratios_table, results_table)
-from epsam.models.sam.variants import get_sam_variant
+from epsam.models.sam.building.variants import get_sam_variant
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / 'configs' / '_base_' / 'models'

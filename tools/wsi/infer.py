@@ -127,7 +127,7 @@ def build_predictor(args, device):
     if args.predictor == 'cam':
         return CAMTilePredictor.from_config(args.config, args.checkpoint,
                                             batch_size=args.batch_size, device=device)
-    from epsam.models.sam.builder import resolve_sam_weights
+    from epsam.models.sam.building.builder import resolve_sam_weights
     if resolve_sam_weights(args.sam_variant, args.sam_checkpoint).is_stand_in:
         raise ValueError(f'--predictor sam with --sam-variant {args.sam_variant} needs '
                          '--sam-checkpoint (only lite_medsam ships its weights)')

@@ -1,5 +1,5 @@
 # DeepLabV3+ with a dilated ResNet-50 (output stride 8): mmseg's own
-# EncoderDecoder + DepthwiseSeparableASPPHead, as in WSSS-Tissue's stage 2.
+# EncoderDecoder + DepthwiseSeparableASPPHead, as in WSSS-Tissue's segmentation stage.
 # Differences from mmseg's file: BN instead of SyncBN (one GPU or CPU), no
 # auxiliary head (the multi-layer pseudo-supervision config adds its own),
 # ignore_index 255 for unlabelled pseudo-label pixels, and num_classes set by

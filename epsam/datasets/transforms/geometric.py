@@ -15,7 +15,11 @@ class RandomRotate90(BaseTransform):
     {1, 2, 3}; ``prob=0.75`` makes all four orientations equally likely.
 
     Required keys: ``img``. Modified keys: ``img``, ``img_shape`` and the maps
-    named in ``seg_fields``. Added keys: ``rotate90_k`` (0-3).
+    named in ``seg_fields``. Added keys: ``rotate90_k`` (0-3) and
+    ``rotate90_after_flip`` (whether a flip transform, which sets ``flip``,
+    ran before: the order the two were applied in, so that the sample's
+    orientation can be undone; see
+    :class:`~epsam.models.sam.tuning.dihedral.DihedralTransform`).
 
     Args:
         prob: Probability of turning at all.
@@ -41,6 +45,7 @@ class RandomRotate90(BaseTransform):
                 results[key] = np.ascontiguousarray(np.rot90(results[key], k))
             results['img_shape'] = results['img'].shape[:2]
         results['rotate90_k'] = k
+        results['rotate90_after_flip'] = 'flip' in results
         return results
 
     def __repr__(self) -> str:

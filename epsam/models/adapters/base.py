@@ -107,7 +107,7 @@ class EncoderSpec:
         if _is_tiny_vit(encoder):
             # Not at module level: importing epsam.models.sam (its package face) imports
             # the embedding cache, which imports this module.
-            from epsam.models.sam.variants import TinyViTSamVariant
+            from epsam.models.sam.building.variants import TinyViTSamVariant
             return cls(name=name, embed_dim=None, depth=None, img_size=int(encoder.img_size),
                        patch_size=None, out_channels=out_channels, family='tiny_vit',
                        grid_size=TinyViTSamVariant.GRID)

@@ -1,26 +1,24 @@
 """SAM over ``segment_anything``'s classes.
 
-Building: variants, builders, safe checkpoint loading. Cache: cache keys,
-entries and the embedding cache. Inference: the input-frame transform,
-embedders (encoder, cache, adapter), the decoding functions and the one
-predictor. Training: losses and the tuning model.
+Four sub-packages, in the order they import each other:
+
+- ``building/``: variants, builders, safe checkpoint loading, fused attention,
+  and the input frame of each variant;
+- ``cache/``: cache keys, on-disk entries and the embedding cache;
+- ``inference/``: embedders (encoder, cache, adapter), the decoding
+  functions and the one predictor;
+- ``tuning/``: losses and the tuning model.
 """
-from .architecture import build_sam_from_variant, sam_state_dict_shapes
-from .builder import build_sam, list_sam_variants, register_sam_variant
-from .cache_keys import (EncoderFingerprint, file_content_key, image_content_key,
-                         preprocess_signature)
-from .checkpoint import (SamCheckpointError, describe_sam_state_dict, identify_sam_variant,
-                         load_sam_checkpoint, read_sam_state_dict)
-from .decoding import best_candidates, decode_masks, decode_repeated, embed_prompts, unite_masks
-from .embedders import AdaptedSamEmbedder, EncoderEmbedder, embed_counted
-from .embedding_cache import SamEmbeddingCache
-from .embedding_entry import CorruptCacheEntry, read_cache_entry, write_cache_entry
-from .fused_attention import fused_attention_enabled, use_fused_attention
-from .input_transform import SamInputTransform
-from .losses import BCEIoULoss, DiceIoULoss, soft_dice_loss, soft_iou_loss
-from .predictor import SamMaskPredictor
-from .tuning_model import SamTuningModel
-from .variants import SAM_VARIANTS, SamVariant, get_sam_variant
+from .building import (SAM_VARIANTS, SamCheckpointError, SamInputTransform, SamVariant, build_sam,
+                       build_sam_from_variant, describe_sam_state_dict, fused_attention_enabled,
+                       get_sam_variant, identify_sam_variant, list_sam_variants,
+                       load_sam_checkpoint, read_sam_state_dict, register_sam_variant,
+                       sam_state_dict_shapes, use_fused_attention)
+from .cache import (CorruptCacheEntry, EncoderFingerprint, SamEmbeddingCache, file_content_key,
+                    image_content_key, preprocess_signature, read_cache_entry, write_cache_entry)
+from .inference import (AdaptedSamEmbedder, EncoderEmbedder, SamMaskPredictor, best_candidates,
+                        decode_masks, decode_repeated, embed_counted, embed_prompts, unite_masks)
+from .tuning import BCEIoULoss, DiceIoULoss, SamTuningModel, soft_dice_loss, soft_iou_loss
 
 __all__ = [
     'AdaptedSamEmbedder', 'EncoderEmbedder', 'embed_counted', 'decode_repeated',

@@ -9,11 +9,11 @@ import torch
 
 import epsam  # noqa: F401
 from epsam.models.sam import build_sam
-from epsam.models.sam.cache_keys import (EncoderFingerprint, canonical_pixels, file_content_key,
-                                         image_content_key)
-from epsam.models.sam.embedding_cache import SamEmbeddingCache
-from epsam.models.sam.embedding_entry import CorruptCacheEntry, read_cache_entry
-from epsam.models.sam.input_transform import SamInputTransform
+from epsam.models.sam.building.input_transform import SamInputTransform
+from epsam.models.sam.cache.cache_keys import (EncoderFingerprint, canonical_pixels,
+                                               file_content_key, image_content_key)
+from epsam.models.sam.cache.embedding_cache import SamEmbeddingCache
+from epsam.models.sam.cache.embedding_entry import CorruptCacheEntry, read_cache_entry
 
 EMBED_SHAPE = (32, 16, 16)  # tiny variant: prompt_embed_dim 32, 256 px / 16 px patches
 

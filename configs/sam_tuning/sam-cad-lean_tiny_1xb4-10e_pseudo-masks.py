@@ -1,0 +1,13 @@
+# SAM tuning step of the pipeline with memory-lean CAD (activation checkpointing + embedding cache) + mask decoder,
+# tiny randomly initialised SAM stand-in, synthetic data. Same data and schedule
+# as sam-decoder_tiny_1xb4-10e_pseudo-masks.py (equal budget).
+_base_ = [
+    '../_base_/models/sam_tuning_cad_lean.py', '../_base_/datasets/sam_masks.py',
+    '../_base_/schedules/schedule_10e_adamw_cosine.py', '../_base_/default_runtime.py'
+]
+# SAM size (leaf override): the tiny, randomly initialised stand-in (256 px, 2 narrow blocks);
+# CAD's adapter input at 128 px (512 px with ViT-B).
+model = dict(
+    sam=dict(variant='tiny', checkpoint=None),
+    adapter=dict(input_size=128),
+    embedding_cache=dict(cache_dir='work_dirs/sam_embedding_cache/tiny'))

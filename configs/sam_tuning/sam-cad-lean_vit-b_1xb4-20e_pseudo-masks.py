@@ -1,0 +1,6 @@
+# SAM ViT-B tuned on (pseudo-)masks with memory-lean CAD, EP-SAM's 20-epoch schedule.
+# As the pipeline's tuning step: --cfg-options sam_tuning.config=THIS_CONFIG
+_base_ = [
+    '../_base_/models/sam_tuning_cad_lean.py', '../_base_/datasets/sam_masks.py',
+    '../_base_/schedules/schedule_20e_adamw_cosine.py', '../_base_/default_runtime.py'
+]

@@ -1,0 +1,21 @@
+# EP-SAM step 4/6 on Camelyon16 with LiteMedSAM: decoder-only tuning, 20
+# epochs (EP-SAM's schedule), one box per connected component of the target
+# mask as the training prompt (LiteMedSAM was trained with boxes), EP-SAM's
+# flips and rotations. The pipeline fills in the image and mask folders.
+_base_ = ['./sam-decoder_vit-b_1xb4-20e_pseudo-masks.py']
+box_prompt = dict(type='ComponentBoxPrompt', min_area=256)
+model = dict(sam=dict(variant='lite_medsam', checkpoint=None))
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadPatchImage'),
+    dict(type='LoadPatchAnnotations', binary=False),
+    dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
+    dict(type='RandomRotate90', prob=0.75),
+    dict(type='GenerateMaskPrompts', generator=box_prompt),
+    dict(type='PackSamInputs'),
+]))
+test_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadPatchImage'),
+    dict(type='LoadPatchAnnotations', binary=True),
+    dict(type='LoadCamPrompts', cam_dir=None, missing_mask='empty', generator=box_prompt),
+    dict(type='PackSamInputs'),
+]))

@@ -1,8 +1,0 @@
-# EP-SAM stage 3 on the synthetic BCSS-like data: a tiny DeepLabV3+ that
-# trains in a minute or two on CPU (demo, end-to-end tests).
-_base_ = [
-    './_base_/models/deeplabv3plus_r18-tiny.py',
-    './_base_/datasets/pseudo_synthetic_bcss.py',
-    './_base_/stage3_runtime.py',
-    './_base_/schedules/schedule_200it_cpu.py',
-]

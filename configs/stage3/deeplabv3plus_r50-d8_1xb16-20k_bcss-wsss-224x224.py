@@ -1,8 +1,0 @@
-# EP-SAM stage 3: DeepLabV3+ (ResNet-50, d8) trained on the SAM pseudo-masks of
-# bcss-wsss; evaluated with both background protocols.
-_base_ = [
-    '../_base_/models/deeplabv3plus_r50-d8.py',
-    './_base_/datasets/pseudo_bcss_wsss.py',
-    './_base_/stage3_runtime.py',
-    './_base_/schedules/schedule_20k_sgd.py',
-]

@@ -1,0 +1,68 @@
+"""The throughput benchmark scripts run end to end at tiny scale (never timed).
+
+``tuning_epoch_cache.py`` (cached vs recomputed tuning epoch), ``cam_throughput.py``
+(CAM TTA, batched vs naive) and ``pseudo_label_throughput.py`` (epsam vs naive
+``SamPredictor`` loop): each writes its JSON with the keys the docs quote, and
+ratios are positive; no timing threshold is asserted.
+"""
+import json
+
+from tests.conftest import REPO_ROOT
+
+TOOLS = REPO_ROOT / 'tools' / 'benchmarks'
+LOAD_KEYS = ('1min', '5min', '15min')
+
+
+def _load_ok(report: dict, *keys: str) -> None:
+    for key in keys:
+        assert set(report[key]) <= set(LOAD_KEYS)
+
+
+def test_tuning_epoch_cache_script(tool_runner, tmp_path):
+    out = tmp_path / 'epoch.json'
+    proc = tool_runner([TOOLS / 'tuning_epoch_cache.py', '--variant', 'tiny', '--adapter',
+                        'cad_lean', '--num-images', '2', '--threads', '1', '--out', out])
+    report = json.loads(out.read_text())
+    assert report['variant'] == 'tiny' and report['tuning_variant'] == 'cad_lean'
+    assert report['weights'].startswith('random weights')
+    recompute, cached = report['recompute'], report['cached']
+    assert recompute['encoder_images'] == 2 and recompute['cache'] is None
+    assert cached['encoder_images'] == 0
+    assert cached['cache'] == dict(hits=2, misses=0, encoder_passes=0)
+    assert cached['adapter_forward_s'] > 0 and recompute['encoder_forward_s'] > 0
+    for part in (recompute, cached):
+        assert part['images'] == 2 and part['steps'] == 2 and part['epoch_s'] > 0
+    assert report['speedup'] == recompute['epoch_s'] / cached['epoch_s'] > 0
+    assert report['machine']['torch_threads'] == 1
+    _load_ok(report, 'load_average_before', 'load_average_after')
+    assert 'speed-up (recompute / cached)' in proc.stdout and 'load average' in proc.stdout
+
+
+def test_cam_throughput_script(tool_runner, tmp_path):
+    out = tmp_path / 'cams.json'
+    proc = tool_runner([TOOLS / 'cam_throughput.py', '--num-images', '4', '--batch-size', '2',
+                        '--repeats', '1', '--size', '64', '--out', out])
+    report = json.loads(out.read_text())
+    assert report['speedup'] > 0 and report['tta_copies'] == 4
+    assert report['max_abs_diff_nhwc'] == 0  # channels-last changes no value
+    assert report['max_cam_difference_uint8'] == 0 and report['identical_mask_pixels'] == 1
+    assert report['machine']['device_name'] == 'CPU'
+    _load_ok(report, 'load_average_before', 'load_average_after')
+    assert 'speed-up' in proc.stdout and 'load average' in proc.stdout
+
+
+def test_pseudo_label_throughput_script(tool_runner, tmp_path):
+    out = tmp_path / 'pl.json'
+    proc = tool_runner([TOOLS / 'pseudo_label_throughput.py', '--variant', 'tiny',
+                        '--num-images', '2', '--image-size', '64', '--prompt-sets', '1', '2',
+                        '--batch-size', '2', '--threads', '1', '--device', 'cpu', '--out', out])
+    report = json.loads(out.read_text())
+    assert [row['k'] for row in report['rows']] == [1, 2]
+    assert all(row['speedup'] > 0 and row['naive_s'] > 0 for row in report['rows'])
+    assert report['naive']['predictor'] == 'SamPredictor'  # stock segment_anything
+    assert report['naive']['images_encoded'] == 4 and report['epsam']['images_encoded'] == 2
+    assert report['fused_attention'] == dict(naive=False, epsam=False)  # tiny: stock default
+    assert report['weights'].startswith('random weights')
+    assert report['torch_threads'] == 1 and report['masks']['masks'] == 4
+    _load_ok(report, 'load_average_before', 'load_average_after')
+    assert 'load average' in proc.stdout
