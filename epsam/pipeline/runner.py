@@ -214,7 +214,7 @@ class EPSAMPipeline:
         return classifier
 
     def _sam_stages(self) -> List[TunedSam]:
-        """Steps 3 and 4: tuning iteration 0, then pseudo-labels and tuning per iteration."""
+        """Steps 4-6: tuning iteration 0, then pseudo-labels and re-tuning per iteration."""
         ctx, task = self.ctx, self.task
         record = self.run_stage(sam_tuning_stage(0),
                                 lambda: task.tune(ctx, 0, task.initial_masks(ctx)))
