@@ -19,6 +19,7 @@ from mmengine.config import Config
 
 from . import multiclass_stages as mc
 from . import stages
+from .config_check import TASKS
 from .context import PipelineContext
 from .evaluation import evaluate_models
 from .multiclass_evaluation import evaluate_class_maps
@@ -168,8 +169,8 @@ class ClassMapTask(PipelineTask):
         return dict(table=table)
 
 
-#: ``task`` of a pipeline config -> its task class.
-TASK_TYPES = dict(binary=BinaryTask, multiclass=ClassMapTask)
+#: ``task`` of a pipeline config -> its task class (the names are ``config_check.TASKS``).
+TASK_TYPES = dict(zip(TASKS, (BinaryTask, ClassMapTask)))
 
 
 def build_task(cfg: Config) -> PipelineTask:
