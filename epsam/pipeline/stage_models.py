@@ -1,14 +1,15 @@
 """The models the stages build outside training, all through :func:`epsam.apis.init_model`.
 
 The step-1 classifier (CAMs), the SAM of a tuning checkpoint (pseudo-labels,
-evaluation, picture grids) and the trainable-parameter count of a report.
+evaluation, picture grids). A report's trainable parameters are counted by
+:func:`epsam.apis.count_trainable_params`.
 """
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import torch
 from mmengine.config import Config
 
-from epsam.apis import count_trainable_params, init_model
+from epsam.apis import init_model
 from epsam.models.sam import AdaptedSamEmbedder, SamEmbeddingCache, SamInputTransform
 
 from .context import PipelineContext
@@ -16,7 +17,7 @@ from .stage_names import CLASSIFIER_STAGE
 from .stage_training import load_stage_config
 
 __all__ = ['classifier_config', 'set_seed', 'cam_classifier', 'sam_model_config', 'InferenceSam',
-           'load_inference_sam', 'sam_embedding_cache', 'trainable_params']
+           'load_inference_sam', 'sam_embedding_cache']
 
 
 #: The classifier's loaders and the pipeline keys naming their splits (and defaults).
@@ -84,11 +85,6 @@ def sam_model_config(ctx: PipelineContext, adapter: bool = True) -> Config:
     if not adapter:
         cfg.model.pop('adapter', None)
     return cfg
-
-
-def trainable_params(cfg: Config) -> int:
-    """Parameters with ``requires_grad`` of the model ``cfg`` builds (no weights loaded)."""
-    return count_trainable_params(cfg)
 
 
 class InferenceSam(NamedTuple):

@@ -17,6 +17,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from epsam.apis import count_trainable_params
+
 from . import multiclass_stages as mc
 from . import stages
 from .config_check import TASKS
@@ -25,7 +27,7 @@ from .evaluation import evaluate_models
 from .multiclass_evaluation import evaluate_class_maps
 from .multiclass_report import write_class_results
 from .report import write_pictures, write_results
-from .stage_models import classifier_config, sam_model_config, trainable_params
+from .stage_models import classifier_config, sam_model_config
 from .stage_names import CAM_STAGE, EVALUATION_STAGE
 
 __all__ = ['TunedSam', 'PipelineTask', 'BinaryTask', 'ClassMapTask', 'build_task']
@@ -165,7 +167,7 @@ class ClassMapTask(PipelineTask):
         # The trainable parameters of the final method: the tuned SAM, or the classifier.
         model_cfg = sam_model_config(ctx) if self.uses_sam else classifier_config(ctx)
         table = write_class_results(ctx, record, ctx.stage_dir(EVALUATION_STAGE),
-                                    trainable_params(model_cfg))
+                                    count_trainable_params(model_cfg))
         return dict(table=table)
 
 
