@@ -13,6 +13,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from epsam.models.sam.building.architecture import build_sam_from_variant
+from epsam.models.sam.building.builder import resolve_sam_weights
 from epsam.models.sam.building.variants import get_sam_variant
 
 __all__ = ['encoder_flops', 'matmul_peak_gflops', 'seconds_per_image', 'compare_fused_attention',
@@ -137,6 +138,6 @@ def sam_weights_note(variant: str) -> str:
     """
     spec = get_sam_variant(variant)
     name = spec.display_name or spec.name
-    if spec.bundled_weights:
-        return f'bundled {name} weights'
-    return f'random weights: stand-in {name}, speed does not depend on the values'
+    if resolve_sam_weights(variant, None, True).is_stand_in:
+        return f'random weights: stand-in {name}, speed does not depend on the values'
+    return f'bundled {name} weights'
