@@ -23,18 +23,15 @@ the outputs of one process; rank 0 locks, checks and records (docs/distributed.m
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import epsam  # noqa: E402,F401  (installs the mmcv-lite op fallback first)
-from epsam.engine.config_utils import (add_device_argument, add_launcher_arguments,  # noqa: E402
+import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
+from epsam.engine.config_utils import (add_device_argument, add_launcher_arguments,
                                        default_device, export_local_rank, load_tool_config)
-from epsam.pipeline import USER_ERRORS, EPSAMPipeline  # noqa: E402
-from epsam.pipeline.stage_names import EVALUATION_STAGE, STAGE_NAMES_HELP  # noqa: E402
-from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E402,E501
-from epsam.utils.registry_hints import explain_unknown_types  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from epsam.pipeline import USER_ERRORS, EPSAMPipeline
+from epsam.pipeline.stage_names import EVALUATION_STAGE, STAGE_NAMES_HELP
+from epsam.utils.cli import DefaultsHelpFormatter, ToolError, add_debug_argument, run_tool  # noqa: E501
+from epsam.utils.registry_hints import explain_unknown_types
+from mmengine.config import Config, DictAction
 
 
 def parse_args(argv=None):

@@ -2,7 +2,10 @@
 # epochs (EP-SAM's schedule), one box per connected component of the target
 # mask as the training prompt (LiteMedSAM was trained with boxes), EP-SAM's
 # flips and rotations. The pipeline fills in the image and mask folders.
-_base_ = ['./sam-decoder_vit-b_1xb4-20e_pseudo-masks.py']
+_base_ = [
+    '../_base_/models/sam_tuning_decoder_only.py', '../_base_/datasets/sam_masks.py',
+    '../_base_/schedules/schedule_20e_adamw_cosine.py', '../_base_/default_runtime.py'
+]
 box_prompt = dict(type='ComponentBoxPrompt', min_area=256)
 model = dict(sam=dict(variant='lite_medsam', checkpoint=None))
 train_dataloader = dict(dataset=dict(pipeline=[

@@ -4,7 +4,10 @@
 # connected component of the target mask. No geometric augmentation: every
 # image then hits the embedding cache, so the frozen encoder (about 1.2 s per
 # image on 2 CPU cores) runs once per image for the whole protocol.
-_base_ = ['./sam-decoder_tiny_1xb4-10e_pseudo-masks.py']
+_base_ = [
+    '../_base_/models/sam_tuning_decoder_only.py', '../_base_/datasets/sam_masks.py',
+    '../_base_/schedules/schedule_10e_adamw_cosine.py', '../_base_/default_runtime.py'
+]
 box_prompt = dict(type='ComponentBoxPrompt', min_area=16)
 model = dict(sam=dict(variant='lite_medsam', checkpoint=None))
 # A trained decoder: a smaller step than the stand-in's 1e-3, and 5 epochs

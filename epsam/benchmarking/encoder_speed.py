@@ -14,6 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from epsam.models.sam.building.architecture import build_sam_from_variant
 from epsam.models.sam.building.builder import resolve_sam_weights
+from epsam.models.sam.building.fused_attention import use_fused_attention
 from epsam.models.sam.building.variants import get_sam_variant
 
 __all__ = ['encoder_flops', 'matmul_peak_gflops', 'seconds_per_image', 'compare_fused_attention',
@@ -101,7 +102,6 @@ def compare_fused_attention(encoder: torch.nn.Module, frames: torch.Tensor, repe
         ``speedup_vs_stock`` (stock / fused seconds) and ``max_abs_diff``
         (largest absolute embedding difference, fused vs stock, first pass).
     """
-    from epsam.models.sam.building.fused_attention import use_fused_attention
     best = {False: float('inf'), True: float('inf')}
     embeddings = {}
     with torch.no_grad():

@@ -4,8 +4,8 @@ from typing import List, Optional, Tuple, Union
 
 from mmseg.datasets import BaseSegDataset
 
-from epsam.fileio.errors import (DatasetFilesError, EmptySplitError, FileProblem,
-                                 NoPositivePatchError, PatchFileError)
+from epsam.fileio.errors import (EmptySplitError, FileProblem, NoPositivePatchError, PatchFileError,
+                                 checked_entries)
 from epsam.fileio.patch_io import labels_from_mask, list_split_files, read_patch_mask
 from epsam.registry import DATASETS
 
@@ -198,11 +198,8 @@ class PatchClassificationDataset(BaseSegDataset):
     # --- BaseDataset hooks ----------------------------------------------------
     def load_data_list(self) -> List[dict]:
         """Entries of every patch; one error listing all bad files if any."""
-        entries, problems = self.list_entries()
-        if problems:
-            raise DatasetFilesError(
-                problems, f"{type(self).__name__} at {self.data_prefix.get('img_path')!r}")
-        return entries
+        return checked_entries(self.list_entries(),
+                               f"{type(self).__name__} at {self.data_prefix.get('img_path')!r}")
 
     def filter_data(self) -> List[dict]:
         """Apply ``only_positive``."""

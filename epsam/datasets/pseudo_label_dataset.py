@@ -5,7 +5,7 @@ from typing import List, Optional, Tuple, Union
 
 from mmseg.datasets import BaseSegDataset
 
-from epsam.fileio.errors import DatasetFilesError, FileProblem, PatchFileError
+from epsam.fileio.errors import FileProblem, PatchFileError, checked_entries
 from epsam.fileio.patch_io import list_split_files
 from epsam.registry import DATASETS
 
@@ -106,8 +106,6 @@ class PseudoLabelDataset(BaseSegDataset):
 
     def load_data_list(self) -> List[dict]:
         """Entries of every image/pseudo-mask pair; one error listing all bad files."""
-        entries, problems = self.list_entries()
-        if problems:
-            raise DatasetFilesError(
-                problems, f"PseudoLabelDataset at {self.data_prefix.get('seg_map_path')!r}")
-        return entries
+        return checked_entries(
+            self.list_entries(),
+            f"PseudoLabelDataset at {self.data_prefix.get('seg_map_path')!r}")

@@ -1,6 +1,6 @@
 """Errors raised for bad dataset input, each naming the file and the problem."""
 from dataclasses import dataclass
-from typing import Sequence
+from typing import List, Sequence, Tuple
 
 from epsam.utils.errors import UserError
 
@@ -97,3 +97,19 @@ class DatasetFilesError(UserError, ValueError):
         self.problems = list(problems)
         super().__init__(f'{len(self.problems)} bad file(s) in {where}:\n'
                          f'{format_problems(self.problems)}')
+
+
+def checked_entries(listing: Tuple[List[dict], List[FileProblem]], where: str) -> List[dict]:
+    """The entries of a ``(entries, problems)`` listing; one error naming every bad file.
+
+    Args:
+        listing: A dataset's entries and the problems found while listing them.
+        where: Words naming the dataset or folder, for the error's first line.
+
+    Raises:
+        DatasetFilesError: Some files were bad.
+    """
+    entries, problems = listing
+    if problems:
+        raise DatasetFilesError(problems, where)
+    return entries

@@ -32,6 +32,7 @@ from typing import Any, Iterator, List, Optional, Set
 
 from mmengine.config import Config
 
+from epsam.models.sam.building.variants import SAM_VARIANTS
 from epsam.utils.errors import UserError
 
 from .fingerprints import jsonable
@@ -140,7 +141,6 @@ def _key_problems(cfg: Config) -> List[str]:
 
 
 def _sam_problems(sam: Any) -> List[str]:
-    from epsam.models.sam.building.variants import SAM_VARIANTS
     if sam is None:
         return ["sam is missing; set sam = dict(variant='vit_b', checkpoint=None) (or another "
                 'registered variant)']

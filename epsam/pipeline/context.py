@@ -5,8 +5,10 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from mmengine.config import Config
 
+from epsam.benchmarking.provenance import weights_label
 from epsam.models.sam.building.architecture import SamWeights
 from epsam.models.sam.building.builder import describe_weights, resolve_sam_weights
+from epsam.models.sam.building.variants import get_sam_variant
 
 from .distributed import PipelineRanks
 from .ledger import StageLedger
@@ -88,13 +90,11 @@ class PipelineContext:
         variant = self.sam_cfg.get('variant', '?')
         if self.stand_in_sam:
             return f'RANDOM STAND-IN ({variant})'
-        from epsam.models.sam.building.variants import get_sam_variant
         return get_sam_variant(variant).label
 
     @property
     def sam_provenance(self) -> str:
         """The rows' ``sam_weights``: name and SHA-256 prefix, or ``'stand-in (...)'``."""
-        from epsam.benchmarking.provenance import weights_label
         return weights_label(self.sam_weights, self.sam_cfg.get('variant', ''))
 
     @property

@@ -16,7 +16,9 @@ from . import stages
 from .config_check import TASKS, validate_pipeline_config
 from .context import PipelineContext
 from .distributed import PipelineRanks
+from .evaluation import evaluate
 from .fingerprints import Fingerprint
+from .report import write_results
 from .restart import restart_from
 from .stage_clock import StageClock, format_duration
 from .stage_names import (CAM_STAGE, CLASSIFIER_STAGE, EVALUATION_STAGE, pseudo_label_stage,
@@ -229,24 +231,27 @@ class EPSAMPipeline:
                 self._warn(f'iteration {iteration}: no pseudo-label kept ({pseudo["counts"]}); '
                            'SAM is not re-trained and the previous model is carried over')
                 tuned.append((f'SAM iter {iteration} (no pseudo-label kept: = previous)', previous,
-                              task.tuned_seconds(spent, pseudo['seconds'], None)))
+                              spent + pseudo['seconds']))
                 self.skip_stage(sam_tuning_stage(iteration), 'no pseudo-label kept')
                 continue
             record = self.run_stage(
                 sam_tuning_stage(iteration),
                 lambda: task.tune(ctx, iteration, pseudo['mask_dir']))
             tuned.append((task.tuned_row.format(iteration=iteration), record['checkpoint'],
-                          task.tuned_seconds(spent, pseudo['seconds'], record['seconds'])))
+                          spent + pseudo['seconds'] + record['seconds']))
         return tuned
 
     def _evaluate(self, tuned: List[TunedSam], classifier_seconds: float) -> Dict:
         """Score every method (items sharded by rank for a sharded task); rank 0 reports."""
         start = time.time()
         ctx, task = self.ctx, self.task
-        record = task.evaluate(ctx, tuned, classifier_seconds)
+        record = evaluate(ctx, task, tuned, classifier_seconds)
 
         def report() -> None:
-            record.update(task.report(ctx, record, tuned))
+            out_dir = ctx.stage_dir(EVALUATION_STAGE)
+            record['table'] = write_results(ctx, record, task.scoring(ctx), out_dir,
+                                            task.method_name, task.trainable_params(ctx))
+            record['pictures'] = task.pictures(ctx, tuned, out_dir)
             record['seconds'] = time.time() - start
 
         # A task evaluated on rank 0 alone is already there (no collective).

@@ -47,6 +47,7 @@ from .ledger import StageLedger
 from .stage_names import (CAM_STAGE, CLASSIFIER_STAGE, EVALUATION_STAGE, STAGE_NAMES_HELP,
                           pseudo_label_stage, sam_tuning_stage)
 from .stage_training import load_stage_config
+from .stages import split_label_mode
 from .tasks import build_task
 
 __all__ = ['EVALUATION_STAGE', 'STAGE_NAMES_HELP', 'StaleStageError', 'UnknownStageError',
@@ -208,7 +209,6 @@ def plan_stages(ctx: PipelineContext, iterations: int) -> 'OrderedDict[str, Fing
                            src.classifier_folders()], [])
     cam_parts = [src.setting('task'), src.setting('cams'), src.setting('cam_splits')]
     if multiclass:
-        from .stages import split_label_mode
         cam_parts.append(src.setting('split_labels'))
     for split in cfg.cam_splits:
         masks = multiclass and split_label_mode(ctx, split) == 'mask'

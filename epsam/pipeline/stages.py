@@ -13,18 +13,18 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 
+from epsam.cams.generation import generate_cams
 from epsam.cams.recipe import cam_recipe
 from epsam.engine.config_utils import apply_launcher
 from epsam.engine.hooks import read_train_seconds
+from epsam.fileio.items import items_from_cam_dir
 from epsam.models.adapters import adapter_supports_cached_embeddings
+from epsam.pseudo_labels import PseudoLabelGenerator
 from epsam.registry import DATASETS
 
 from .context import PipelineContext
-# Re-exported: tools and tests read the stage names and the SAM loader here.
-from .stage_models import (InferenceSam, cam_classifier, classifier_config,  # noqa: F401
-                           load_inference_sam, sam_embedding_cache, set_seed)
-from .stage_names import (CAM_STAGE, CLASSIFIER_STAGE, pseudo_label_stage,  # noqa: F401
-                          sam_tuning_stage)
+from .stage_models import cam_classifier, classifier_config, load_inference_sam, set_seed
+from .stage_names import CAM_STAGE, CLASSIFIER_STAGE, pseudo_label_stage, sam_tuning_stage
 from .stage_training import load_stage_config, train_in_work_dir
 
 
@@ -143,7 +143,6 @@ def generate_split_cams(ctx: PipelineContext, split_labels: bool = False,
     Returns:
         The stage record: per-split counts, seconds and the classifier checkpoint.
     """
-    from epsam.cams.generation import generate_cams
     ranks = ctx.ranks
     start = time.time()
     cfg, model, checkpoint = cam_classifier(ctx)
@@ -280,8 +279,6 @@ def tune_sam(ctx: PipelineContext, iteration: int, mask_dir: str) -> Dict:
 
 # --- step 5: pseudo-labels ----------------------------------------------------
 def make_pseudo_labels(ctx: PipelineContext, iteration: int, sam_checkpoint: str) -> Dict:
-    from epsam.fileio.items import items_from_cam_dir
-    from epsam.pseudo_labels import PseudoLabelGenerator
     start = time.time()
     stage = pseudo_label_stage(iteration)
     sam, embedder = load_inference_sam(ctx, sam_checkpoint)

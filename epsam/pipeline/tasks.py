@@ -11,28 +11,32 @@ iteration, evaluation); a task says how each of those stages does its work:
   class maps, both WSSS protocols; CAMs, pseudo-labels and evaluation on rank
   0 (the trainings still run under DDP on every rank); ``use_sam=False``
   stops after the CAM class maps.
+
+Step 7 is one loop for both (:func:`~.evaluation.evaluate`, then
+:func:`~.report.write_results`): a task supplies its test split, its
+baselines, SAM's predictions and its scoring (:mod:`.scoring`).
 """
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
 from epsam.apis import count_trainable_params
 
+from . import method_predictions as predict
 from . import multiclass_stages as mc
 from . import stages
 from .config_check import TASKS
 from .context import PipelineContext
-from .evaluation import evaluate_models
-from .multiclass_evaluation import evaluate_class_maps
-from .multiclass_report import write_class_results
-from .report import write_pictures, write_results
+from .pictures import write_pictures
+from .scoring import ClassMapScoring, ForegroundDiceScoring, Predictions, Scoring
 from .stage_models import classifier_config, sam_model_config
-from .stage_names import CAM_STAGE, EVALUATION_STAGE
+from .stage_names import CAM_STAGE
 
 __all__ = ['TunedSam', 'PipelineTask', 'BinaryTask', 'ClassMapTask', 'build_task']
 
-#: ``(row name, SAM checkpoint, training seconds)`` of one tuned SAM.
+#: ``(row name, SAM checkpoint, training seconds)`` of one tuned SAM; the
+#: seconds are cumulative: every tuning and pseudo-labelling up to this SAM.
 TunedSam = Tuple[str, str, float]
 
 
@@ -49,12 +53,16 @@ class PipelineTask:
             config's ``split_labels`` says (file names, masks or predictions).
         initial_row: The evaluation's row name of the SAM tuned on the CAM masks.
         tuned_row: The row name of the SAM of iteration ``{iteration}``.
+        title: What the report's title calls the run.
+        method_name: The harness's method name unless the config has ``method_name``.
     """
 
     sharded = True
     split_labels = False
     initial_row = ''
     tuned_row = ''
+    title = ''
+    method_name = ''
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -64,6 +72,7 @@ class PipelineTask:
         """Whether SAM is tuned and evaluated (else the CAM masks are the method)."""
         return True
 
+    # --- steps 2, 4, 5 and 6 ------------------------------------------------------
     def initial_masks(self, ctx: PipelineContext) -> str:
         """The folder SAM tuning iteration 0 trains on: the train split's CAM masks."""
         return osp.join(ctx.stage_dir(CAM_STAGE), ctx.cfg.train_split, 'masks')
@@ -82,36 +91,47 @@ class PipelineTask:
         """Step 5: pseudo-labels of the train split from the SAM of ``checkpoint``."""
         raise NotImplementedError
 
-    def tuned_seconds(self, spent: float, pseudo: float, tuning: Optional[float]) -> float:
-        """The training seconds of an iteration's row.
-
-        Args:
-            spent: The previous row's seconds.
-            pseudo: Seconds of this iteration's pseudo-labels.
-            tuning: Seconds of this iteration's tuning (``None``: not tuned,
-                no pseudo-label was kept).
-        """
+    # --- step 7 (:func:`~.evaluation.evaluate`, :func:`~.report.write_results`) ------
+    def test_split(self, ctx: PipelineContext) -> predict.TestSplit:
+        """The test images and truths that step 7 scores (this rank's, if sharded)."""
         raise NotImplementedError
 
-    def evaluate(self, ctx: PipelineContext, tuned: Sequence[TunedSam],
-                 classifier_seconds: float) -> Dict:
-        """Step 7: score every method on the test split; returns the evaluation record."""
+    def scoring(self, ctx: PipelineContext) -> Scoring:
+        """How the test split's predictions are scored."""
         raise NotImplementedError
 
-    def report(self, ctx: PipelineContext, record: Dict, tuned: Sequence[TunedSam]) -> Dict:
-        """Write the reports of ``record`` (rank 0); returns what the record gains (``table``)."""
+    def baselines(self, ctx: PipelineContext,
+                  test: predict.TestSplit) -> List[predict.Baseline]:
+        """The rows every method is measured against."""
         raise NotImplementedError
+
+    def sam_predictions(self, ctx: PipelineContext, checkpoint: Optional[str],
+                        test: predict.TestSplit) -> Predictions:
+        """The CAM-prompted predictions of the SAM of ``checkpoint`` (original if None)."""
+        raise NotImplementedError
+
+    def record_fields(self, ctx: PipelineContext) -> Dict:
+        """What the evaluation record adds for this task."""
+        return {}
+
+    def trainable_params(self, ctx: PipelineContext) -> int:
+        """Trainable parameters of the final method: the tuned SAM, or the classifier."""
+        return count_trainable_params(
+            sam_model_config(ctx) if self.uses_sam else classifier_config(ctx))
+
+    def pictures(self, ctx: PipelineContext, tuned: Sequence[TunedSam],
+                 out_dir: str) -> List[str]:
+        """Picture grids of the final method in ``out_dir`` (rank 0); their paths."""
+        return []
 
 
 class BinaryTask(PipelineTask):
-    """EP-SAM's binary protocol: one foreground class (``task='binary'``).
-
-    A row's training seconds are its iteration's own (pseudo-labels and
-    tuning; 0 for an iteration that kept no pseudo-label).
-    """
+    """EP-SAM's binary protocol: one foreground class (``task='binary'``)."""
 
     initial_row = 'SAM tuned on CAM masks (iter 0)'
     tuned_row = 'SAM tuned on pseudo-labels (iter {iteration})'
+    title = 'EP-SAM'
+    method_name = 'EP-SAM'
 
     def tune(self, ctx: PipelineContext, iteration: int, mask_dir: str) -> Dict:
         return stages.tune_sam(ctx, iteration, mask_dir)
@@ -120,30 +140,34 @@ class BinaryTask(PipelineTask):
                            checkpoint: str) -> Dict:
         return stages.make_pseudo_labels(ctx, iteration, checkpoint)
 
-    def tuned_seconds(self, spent: float, pseudo: float, tuning: Optional[float]) -> float:
-        return 0.0 if tuning is None else tuning + pseudo
+    def test_split(self, ctx: PipelineContext) -> predict.TestSplit:
+        return predict.positive_test_split(ctx)
 
-    def evaluate(self, ctx: PipelineContext, tuned: Sequence[TunedSam],
-                 classifier_seconds: float) -> Dict:
-        return evaluate_models(ctx, tuned)
+    def scoring(self, ctx: PipelineContext) -> Scoring:
+        return ForegroundDiceScoring()
 
-    def report(self, ctx: PipelineContext, record: Dict, tuned: Sequence[TunedSam]) -> Dict:
-        out_dir = ctx.stage_dir(EVALUATION_STAGE)
-        table = write_results(ctx, record, out_dir)
-        return dict(table=table, pictures=write_pictures(ctx, tuned[-1][1], out_dir))
+    def baselines(self, ctx: PipelineContext,
+                  test: predict.TestSplit) -> List[predict.Baseline]:
+        return predict.foreground_baselines(ctx, test)
+
+    def sam_predictions(self, ctx: PipelineContext, checkpoint: Optional[str],
+                        test: predict.TestSplit) -> Predictions:
+        return predict.sam_foreground_masks(ctx, checkpoint, test)
+
+    def pictures(self, ctx: PipelineContext, tuned: Sequence[TunedSam],
+                 out_dir: str) -> List[str]:
+        return write_pictures(ctx, tuned[-1][1], out_dir)
 
 
 class ClassMapTask(PipelineTask):
-    """The multi-class protocol over the dataset's classes (``task='multiclass'``).
-
-    A row's training seconds are cumulative: every earlier iteration's, plus
-    the classifier's (added by the evaluation).
-    """
+    """The multi-class protocol over the dataset's classes (``task='multiclass'``)."""
 
     sharded = False
     split_labels = True
     initial_row = 'SAM tuned on CAM class maps (iter 0)'
     tuned_row = 'SAM tuned on class pseudo-labels (iter {iteration})'
+    title = 'Multi-class WSSS'
+    method_name = 'EP-SAM (multi-class)'
 
     @property
     def uses_sam(self) -> bool:
@@ -156,19 +180,26 @@ class ClassMapTask(PipelineTask):
                            checkpoint: str) -> Dict:
         return mc.make_class_pseudo_labels(ctx, iteration, checkpoint)
 
-    def tuned_seconds(self, spent: float, pseudo: float, tuning: Optional[float]) -> float:
-        return spent + pseudo if tuning is None else spent + pseudo + tuning
+    def test_split(self, ctx: PipelineContext) -> predict.TestSplit:
+        return predict.labelled_test_split(ctx, len(mc.dataset_metainfo(ctx)['classes']))
 
-    def evaluate(self, ctx: PipelineContext, tuned: Sequence[TunedSam],
-                 classifier_seconds: float) -> Dict:
-        return evaluate_class_maps(ctx, tuned, classifier_seconds)
+    def scoring(self, ctx: PipelineContext) -> Scoring:
+        meta = mc.dataset_metainfo(ctx)
+        return ClassMapScoring(meta['classes'], meta['background_index'])
 
-    def report(self, ctx: PipelineContext, record: Dict, tuned: Sequence[TunedSam]) -> Dict:
-        # The trainable parameters of the final method: the tuned SAM, or the classifier.
-        model_cfg = sam_model_config(ctx) if self.uses_sam else classifier_config(ctx)
-        table = write_class_results(ctx, record, ctx.stage_dir(EVALUATION_STAGE),
-                                    count_trainable_params(model_cfg))
-        return dict(table=table)
+    def baselines(self, ctx: PipelineContext,
+                  test: predict.TestSplit) -> List[predict.Baseline]:
+        name = f"{ctx.cfg.get('cam_name', 'CAM')} class maps (initial masks)"
+        return [predict.Baseline(name, predict.cam_class_maps(ctx), True)]
+
+    def sam_predictions(self, ctx: PipelineContext, checkpoint: Optional[str],
+                        test: predict.TestSplit) -> Predictions:
+        return predict.sam_class_maps(ctx, checkpoint, test)
+
+    def record_fields(self, ctx: PipelineContext) -> Dict:
+        meta = mc.dataset_metainfo(ctx)
+        return dict(classes=list(meta['classes']), background_index=meta['background_index'],
+                    test_labels=stages.split_label_mode(ctx, ctx.cfg.test_split))
 
 
 #: ``task`` of a pipeline config -> its task class (the names are ``config_check.TASKS``).

@@ -16,6 +16,9 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from epsam.models.sam import SamMaskPredictor, build_sam
+from epsam.registry import MASK_MAKERS, PROMPT_GENERATORS, build_if_config
+
 from .predictors import CAMTilePredictor, check_tiles
 
 __all__ = ['SamTilePredictor']
@@ -44,8 +47,6 @@ class SamTilePredictor:
                  score_threshold: float = 0.5, seed: int = 0,
                  device: Union[str, torch.device] = 'cpu',
                  embedder: Optional[object] = None) -> None:
-        from epsam.models.sam import SamMaskPredictor
-        from epsam.registry import MASK_MAKERS, PROMPT_GENERATORS, build_if_config
         mask_maker = mask_maker or dict(type='PercentileMaskMaker', percentile=10.0)
         prompt_generator = prompt_generator or dict(type='ProbabilisticPointPrompt',
                                                     num_points=50)
@@ -61,7 +62,6 @@ class SamTilePredictor:
                    sam_checkpoint: Optional[str], batch_size: int = 8,
                    device: str = 'cpu', **kwargs) -> 'SamTilePredictor':
         """Build the classifier (config + checkpoint) and SAM (variant + checkpoint)."""
-        from epsam.models.sam import build_sam
         cam = CAMTilePredictor.from_config(config, checkpoint, batch_size=batch_size,
                                            device=device, gate_by_score=False)
         return cls(cam, build_sam(sam_variant, checkpoint=sam_checkpoint), device=device,

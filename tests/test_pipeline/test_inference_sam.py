@@ -8,7 +8,8 @@ from mmengine.config import Config
 import epsam  # noqa: F401
 from epsam.models.sam import AdaptedSamEmbedder, SamEmbeddingCache
 from epsam.pipeline.context import PipelineContext
-from epsam.pipeline.stages import load_inference_sam, sam_tuning_config
+from epsam.pipeline.stage_models import load_inference_sam
+from epsam.pipeline.stages import sam_tuning_config
 from epsam.registry import MODELS
 from tests.conftest import REPO_ROOT
 

@@ -11,8 +11,8 @@ from epsam.datasets.synthetic import generate_bcss_like
 from epsam.fileio.cam_store import save_label_png
 from epsam.fileio.patch_io import read_patch_mask
 from epsam.pipeline import EPSAMPipeline
-from epsam.pipeline.multiclass_evaluation import protocol_metrics, split_confusion
 from epsam.pipeline.multiclass_stages import expand_class_targets
+from epsam.pipeline.scoring import protocol_metrics, split_confusion
 from epsam.registry import DATASETS
 from tests.conftest import REPO_ROOT
 

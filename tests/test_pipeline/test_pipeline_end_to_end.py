@@ -62,14 +62,21 @@ def test_pipeline_runs_every_stage_and_resumes(tmp_path, capsys):
     assert methods[1].startswith('CAM initial masks, PercentileMaskMaker(percentile=10')
     assert methods[2:4] == ['CAM at Otsu threshold', 'SAM + CAM prompts, untuned']
     assert len(methods) == 6  # 3 baselines, untuned, iteration 0 and iteration 1
-    assert all(0 <= row['dice'] <= 100 and 0 <= row['iou'] <= row['dice'] + 1e-9
-               for row in result['rows'])
+    scores = [row['metrics'] for row in result['rows']]
+    assert all(0 <= m['dice'] <= 100 and 0 <= m['iou'] <= m['dice'] + 1e-9 for m in scores)
+    # a row's training seconds: everything spent to get its method (cumulative)
+    seconds = [row['train_seconds'] for row in result['rows']]
+    assert seconds[0] == 0.0 and seconds[1] == seconds[2] == seconds[3] > 0
+    assert seconds[3] < seconds[4] < seconds[5]
     assert result['stand_in_sam'] and 'stand-in' in result['sam']
     assert 'RANDOM STAND-IN' in result['table']
     for picture in result['pictures']:
         assert os.path.getsize(picture) > 1000
-    final = json.loads((work_dir / 'final_metrics.json').read_text())
+    final, = json.loads((work_dir / 'final_metrics.json').read_text())
     assert final['stand_in_sam'] and 'No pixel label' in final['notes']
+    assert final['train_time_s'] == seconds[5] and final['trainable_params'] > 0
+    assert final['protocol'] == 'per-image foreground Dice/IoU'
+    assert final['metrics'] == dict(Dice=scores[5]['dice'], IoU=scores[5]['iou'])
     assert final['notes'].startswith(result['sam'] + '. Protocol: ')  # sentences, stops
     markdown = (work_dir / 'step7_evaluation' / 'results.md').read_text()
     assert 'stand-in' in markdown and '| CAM initial masks' in markdown
@@ -143,7 +150,8 @@ def test_demo_config_runs_the_real_lite_medsam(tmp_path):
     assert methods[:3] == ['whole patch (every pixel foreground)',
                            'CAM initial masks, OtsuMaskMaker()', 'CAM at Otsu threshold']
     untuned = result['rows'][3]
-    assert untuned['method'] == 'SAM + CAM prompts, untuned' and 0 <= untuned['dice'] <= 100
-    assert all('whole_patch_masks' in row for row in result['rows'])
+    assert untuned['method'] == 'SAM + CAM prompts, untuned'
+    assert 0 <= untuned['metrics']['dice'] <= 100
+    assert all('whole_patch_masks' in row['metrics'] for row in result['rows'])
     settings = (tmp_path / 'work' / 'step4_sam_tuning_iter0' / 'sam_tuning_config.py').read_text()
     assert 'ComponentBoxPrompt' in settings and "variant='lite_medsam'" in settings

@@ -39,7 +39,8 @@ def same_files(first, second, pattern: str) -> int:
 
 def evaluation_rows(work_dir):
     record = json.loads((work_dir / 'step7_evaluation' / 'stage_done.json').read_text())
-    return [{key: row[key] for key in ('method', *SCORES)} for row in record['rows']]
+    return [dict(method=row['method'], **{key: row['metrics'][key] for key in SCORES})
+            for row in record['rows']]
 
 
 @pytest.mark.slow

@@ -31,15 +31,15 @@ from prettytable import PrettyTable, TableStyle
 
 import epsam  # noqa: F401  (mmcv op fallback before mmseg)
 from epsam.engine.config_utils import load_tool_config
-from epsam.pipeline import EPSAMPipeline
-from epsam.pipeline.evaluation import (evaluation_items, ground_truth, sam_prompted_masks,
-                                       score_masks)
-from epsam.pipeline.stages import classifier_config, load_inference_sam
-from epsam.prompts import prompt_preset
+from epsam.fileio.atomic_io import atomic_write_json, atomic_write_text
 from epsam.fileio.cam_store import load_cam, load_label_png, save_label_png
 from epsam.fileio.items import PseudoLabelItem
+from epsam.pipeline import EPSAMPipeline
+from epsam.pipeline.method_predictions import evaluation_items, ground_truth, sam_prompted_masks
+from epsam.pipeline.scoring import score_masks
+from epsam.pipeline.stage_models import classifier_config, load_inference_sam
+from epsam.prompts import prompt_preset
 from epsam.registry import MASK_MAKERS
-from epsam.fileio.atomic_io import atomic_write_json, atomic_write_text
 
 #: Row labels of the prompt presets (epsam.prompts.PROMPT_PRESETS).
 PROMPTS = {'points': 'points', 'boxes': 'boxes', 'boxes + points': 'both'}

@@ -22,10 +22,11 @@ import numpy as np
 from mmengine.config import Config, DictAction
 
 import epsam  # noqa: F401  (mmcv op fallback before mmseg)
-from epsam.pipeline.context import PipelineContext
-from epsam.pipeline.stages import CAM_STAGE, load_inference_sam, sam_tuning_stage
 from epsam.fileio.cam_store import load_cam
 from epsam.fileio.items import items_from_cam_dir
+from epsam.pipeline.context import PipelineContext
+from epsam.pipeline.stage_models import load_inference_sam
+from epsam.pipeline.stage_names import CAM_STAGE, sam_tuning_stage
 from epsam.pseudo_labels.sam_inference import BatchedSamPredictor
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

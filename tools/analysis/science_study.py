@@ -32,6 +32,8 @@ import subprocess
 import sys
 from typing import Dict, List, Optional
 
+from epsam.pipeline.stage_names import EVALUATION_STAGE, pseudo_label_stage
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {
     'epsam-recipe': 'configs/epsam/epsam-pipeline_r18tiny-cam_lite-medsam-decoder-box_3iter_'
@@ -94,7 +96,7 @@ def run_seed(dataset: str, seed: int, out: str, runs: List[str]) -> None:
              '--cfg-options', *common])
     for name in runs:
         work_dir = osp.join(out, dataset, f'seed{seed}', name)
-        if osp.isfile(osp.join(work_dir, 'step7_evaluation', 'stage_done.json')):
+        if osp.isfile(osp.join(work_dir, EVALUATION_STAGE, 'stage_done.json')):
             continue
         reuse = [] if name == 'epsam-recipe' else [f'classifier.checkpoint={base}']
         run(['tools/run_pipeline.py', CONFIGS[name], '--work-dir', work_dir,
@@ -135,16 +137,18 @@ def collect(out: str, datasets: List[str], seeds: List[int], runs: List[str]) ->
                 for metric in ('dice', 'iou', 'mean_foreground', 'whole_patch_masks'):
                     prompt_rows.setdefault(key, {}).setdefault(metric, []).append(row[metric])
             for name in runs:
-                record = _read(osp.join(seed_dir, name, 'step7_evaluation', 'stage_done.json'))
+                record = _read(osp.join(seed_dir, name, EVALUATION_STAGE, 'stage_done.json'))
                 if record is None:
                     continue
                 images.add(record['images'])
                 for row in record['rows']:
                     target = run_rows.setdefault(name, {}).setdefault(row['method'], {})
+                    # Rows of older epsam records carry their scores at the top level.
+                    scores = row.get('metrics', row)
                     for metric in ('dice', 'iou', 'whole_patch_masks'):
-                        target.setdefault(metric, []).append(row.get(metric, 0))
+                        target.setdefault(metric, []).append(scores.get(metric, 0))
                 for iteration in range(1, 10):
-                    stage = _read(osp.join(seed_dir, name, f'step5_pseudo_labels_iter{iteration}',
+                    stage = _read(osp.join(seed_dir, name, pseudo_label_stage(iteration),
                                            'stage_done.json'))
                     if stage is None:
                         break

@@ -18,12 +18,15 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import epsam  # noqa: F401  (installs the mmcv-lite op fallback first)
+from epsam.datasets.synthetic import generate_camelyon_like
+from epsam.pipeline.stage_names import CAM_STAGE, EVALUATION_STAGE, pseudo_label_stage
+from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'epsam',
                   'epsam-pipeline_r18tiny-cam_sam-tiny-decoder_3iter_synthetic-camelyon-128x128.py')
-SHARDED = ('step2_cams', 'step5_pseudo_labels_iter1', 'step7_evaluation')
+SHARDED = (CAM_STAGE, pseudo_label_stage(1), EVALUATION_STAGE)
 
 
 def parse_args():
@@ -37,8 +40,6 @@ def parse_args():
 
 
 def write_config(root: str, args) -> str:
-    from mmengine.config import Config
-    from epsam.datasets.synthetic import generate_camelyon_like
     data_root = osp.join(root, 'data')
     generate_camelyon_like(data_root, num_train=args.num_train, num_val=4,
                            num_test=max(8, args.num_train // 2), patch_size=args.patch_size,

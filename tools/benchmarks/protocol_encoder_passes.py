@@ -210,7 +210,8 @@ def run_protocol(cfg: Config, work_dir: str, shared_from: Optional[str] = None) 
                 passes=dict(counter.images, total=counter.total_images),
                 calls=dict(counter.calls, total=sum(counter.calls.values())),
                 encoder_seconds=dict(counter.seconds, total=sum(counter.seconds.values())),
-                wall=wall, rows=evaluation['rows'])
+                wall=wall, rows=[dict(method=row['method'], **row['metrics'])
+                                 for row in evaluation['rows']])
 
 
 def compare_pseudo_labels(work_a: str, work_b: str, iterations: int) -> Dict:

@@ -68,8 +68,41 @@ def soft_iou_loss(probs: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
     return (1 - (inter + smooth) / (union + smooth)).mean()
 
 
+class _SoftIoUMaskLoss(nn.Module):
+    """A binary mask loss with a soft IoU term; subclasses add the other term.
+
+    Args:
+        iou_weight: Weight of the IoU term.
+        smooth: Smoothing of the soft terms.
+        ignore_index: Target value of pixels that do not count.
+    """
+
+    def __init__(self, iou_weight: float, smooth: float, ignore_index: int) -> None:
+        super().__init__()
+        self.iou_weight = iou_weight
+        self.smooth = smooth
+        self.ignore_index = ignore_index
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Args: logits (B, H, W) raw decoder output; target (B, H, W) in {0, 1, ignore}.
+
+        Returns:
+            The other term's ``{'loss_<name>': ...}`` and ``loss_iou``, weighted scalars.
+        """
+        logits, target, valid = _flatten(logits, target, self.ignore_index)
+        probs = logits.sigmoid()
+        losses = self.other_term(logits, probs, target, valid)
+        losses['loss_iou'] = self.iou_weight * soft_iou_loss(probs, target, valid, self.smooth)
+        return losses
+
+    def other_term(self, logits: torch.Tensor, probs: torch.Tensor, target: torch.Tensor,
+                   valid: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The weighted term beside IoU, from flattened (B, N) tensors."""
+        raise NotImplementedError
+
+
 @MODELS.register_module()
-class DiceIoULoss(nn.Module):
+class DiceIoULoss(_SoftIoUMaskLoss):
     """Soft Dice + soft IoU on the sigmoid of the logits (EP-SAM).
 
     Args:
@@ -81,27 +114,17 @@ class DiceIoULoss(nn.Module):
 
     def __init__(self, dice_weight: float = 1.0, iou_weight: float = 1.0,
                  smooth: float = 1.0, ignore_index: int = 255) -> None:
-        super().__init__()
+        super().__init__(iou_weight, smooth, ignore_index)
         self.dice_weight = dice_weight
-        self.iou_weight = iou_weight
-        self.smooth = smooth
-        self.ignore_index = ignore_index
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Args: logits (B, H, W) raw decoder output; target (B, H, W) in {0, 1, ignore}.
-
-        Returns:
-            ``{'loss_dice': ..., 'loss_iou': ...}``, weighted scalars.
-        """
-        logits, target, valid = _flatten(logits, target, self.ignore_index)
-        probs = logits.sigmoid()
-        return dict(
-            loss_dice=self.dice_weight * soft_dice_loss(probs, target, valid, self.smooth),
-            loss_iou=self.iou_weight * soft_iou_loss(probs, target, valid, self.smooth))
+    def other_term(self, logits: torch.Tensor, probs: torch.Tensor, target: torch.Tensor,
+                   valid: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return dict(loss_dice=self.dice_weight
+                    * soft_dice_loss(probs, target, valid, self.smooth))
 
 
 @MODELS.register_module()
-class BCEIoULoss(nn.Module):
+class BCEIoULoss(_SoftIoUMaskLoss):
     """BCE-with-logits + soft IoU on the sigmoid of the logits (CAD).
 
     Args:
@@ -113,22 +136,10 @@ class BCEIoULoss(nn.Module):
 
     def __init__(self, bce_weight: float = 1.0, iou_weight: float = 1.0,
                  smooth: float = 1.0, ignore_index: int = 255) -> None:
-        super().__init__()
+        super().__init__(iou_weight, smooth, ignore_index)
         self.bce_weight = bce_weight
-        self.iou_weight = iou_weight
-        self.smooth = smooth
-        self.ignore_index = ignore_index
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Args: logits (B, H, W) raw decoder output; target (B, H, W) in {0, 1, ignore}.
-
-        Returns:
-            ``{'loss_bce': ..., 'loss_iou': ...}``, weighted scalars.
-        """
-        logits, target, valid = _flatten(logits, target, self.ignore_index)
+    def other_term(self, logits: torch.Tensor, probs: torch.Tensor, target: torch.Tensor,
+                   valid: torch.Tensor) -> Dict[str, torch.Tensor]:
         bce = F.binary_cross_entropy_with_logits(logits, target, weight=valid, reduction='sum')
-        bce = bce / valid.sum().clamp(min=1)
-        probs = logits.sigmoid()
-        return dict(
-            loss_bce=self.bce_weight * bce,
-            loss_iou=self.iou_weight * soft_iou_loss(probs, target, valid, self.smooth))
+        return dict(loss_bce=self.bce_weight * (bce / valid.sum().clamp(min=1)))
