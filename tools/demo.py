@@ -73,7 +73,7 @@ def main(argv=None) -> dict:
         cfg.sam = dict(variant=args.sam_variant or 'vit_b', checkpoint=args.sam_checkpoint)
     # The pipeline logs the results table; the demo adds where things are.
     result = EPSAMPipeline(cfg, args.work_dir, device=default_device(args.device)).run()
-    for line in (result['sam'], f"Protocol: {result['protocol']}"):
+    for line in (result['sam'], result['protocol']):
         print(line)
     print('Pictures: ' + ', '.join(result['pictures']))
     print(f"Results: {osp.join(args.work_dir, EVALUATION_STAGE, 'results.md')}")

@@ -1,6 +1,6 @@
 """Helpers of :mod:`epsam.cams.generation`: building parts, batched TTA, masks."""
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -12,8 +12,12 @@ from epsam.registry import CAM_METHODS, MASK_MAKERS, build_if_config
 
 from .tta import TTACAM
 
+#: Channels-last copies of conv weights: ``id(param) -> ((data_ptr, version), copy)``.
+WeightCache = Dict[int, Tuple[Tuple[int, int], Tensor]]
+
 __all__ = ['build_cam_method', 'build_mask_maker', 'compute_cams', 'compute_cams_and_logits',
-           'channels_last', 'describe_component', 'make_mask', 'image_hwc']
+           'channels_last', 'describe_component', 'make_mask', 'image_hwc', 'tta_copies',
+           'WeightCache']
 
 
 def _build_callable(registry, cfg: Union[dict, Callable], what: str) -> Callable:
@@ -54,18 +58,23 @@ def describe_value(value) -> str:
 
 
 @contextmanager
-def channels_last(model: nn.Module, inputs: Tensor, enabled: bool = True) -> Iterator[Tensor]:
+def channels_last(model: nn.Module, inputs: Tensor, enabled: bool = True,
+                  cache: Optional[WeightCache] = None) -> Iterator[Tensor]:
     """Run ``model`` in the channels-last memory format within the block, on the CPU.
 
     oneDNN's convolutions and pooling run much faster on NHWC tensors (about
     1.7x for the tiny ResNet-18 at 128 px, 1 thread) and give the same values.
-    The conv weights not yet channels-last are converted on entry and back
-    on exit, so the model leaves the block as it came.
+    The conv weights not yet channels-last are swapped for channels-last
+    copies on entry and the original tensors put back on exit, so the model
+    leaves the block as it came.
 
     Args:
         model: The classifier.
         inputs: (B, C, H, W) batch.
         enabled: ``False`` (or non-CPU inputs) yields ``inputs`` unchanged.
+        cache: A dict kept by the caller across batches: the channels-last
+            copies are made once and reused while a weight is unchanged
+            (same storage and version), instead of converted per batch.
 
     Yields:
         ``inputs`` in the channels-last format (or unchanged).
@@ -76,13 +85,25 @@ def channels_last(model: nn.Module, inputs: Tensor, enabled: bool = True) -> Ite
     # Only the 4-d (conv) weights change format: cheaper than ``model.to``.
     convs = [param for param in model.parameters()
              if param.dim() == 4 and not param.is_contiguous(memory_format=torch.channels_last)]
+    originals = [param.data for param in convs]
     for param in convs:
-        param.data = param.data.contiguous(memory_format=torch.channels_last)
+        param.data = _channels_last_weight(param, cache)
     try:
         yield inputs.contiguous(memory_format=torch.channels_last)
     finally:
-        for param in convs:
-            param.data = param.data.contiguous()
+        for param, original in zip(convs, originals):
+            param.data = original
+
+
+def _channels_last_weight(param: nn.Parameter, cache: Optional[WeightCache]) -> Tensor:
+    """A channels-last copy of ``param``, from ``cache`` while the weight is unchanged."""
+    key = (param.data_ptr(), param._version)
+    hit = cache.get(id(param)) if cache is not None else None
+    if hit is None or hit[0] != key:
+        hit = (key, param.data.contiguous(memory_format=torch.channels_last))
+        if cache is not None:
+            cache[id(param)] = hit
+    return hit[1]
 
 
 def compute_cams(cam_method: Callable, model: nn.Module, inputs: Tensor,
@@ -107,15 +128,19 @@ def compute_cams(cam_method: Callable, model: nn.Module, inputs: Tensor,
 
 
 def compute_cams_and_logits(cam_method: Callable, model: nn.Module, inputs: Tensor,
-                            stack_tta: bool = True,
-                            nhwc: bool = True) -> Tuple[Tensor, Optional[Tensor]]:
+                            stack_tta: bool = True, nhwc: bool = True,
+                            weight_cache: Optional[WeightCache] = None,
+                            copies: Optional[Tensor] = None
+                            ) -> Tuple[Tensor, Optional[Tensor]]:
     """:func:`compute_cams` plus the (B, K) logits of the un-augmented inputs.
 
     The logits are read from the classifier head while the CAM is computed
     (the un-augmented copy of a TTA batch), so no extra forward pass is
     needed. They are ``None`` when that is not possible (the head ran more
     or less than once, or no copy is un-augmented); compute them separately
-    then.
+    then. ``weight_cache`` is :func:`channels_last`'s ``cache``; ``copies``
+    are :func:`tta_copies` of the same ``inputs`` made beforehand (used when
+    the copies are stacked).
     """
     captured: List[Tensor] = []
     head = getattr(model, 'head', None)
@@ -123,7 +148,8 @@ def compute_cams_and_logits(cam_method: Callable, model: nn.Module, inputs: Tens
         lambda _module, _args, output: captured.append(output.detach())) \
         if isinstance(head, nn.Module) else None
     try:
-        maps, identity_rows = _compute(cam_method, model, inputs, stack_tta, nhwc)
+        maps, identity_rows = _compute(cam_method, model, inputs, stack_tta, nhwc,
+                                       weight_cache, copies)
     finally:
         if handle is not None:
             handle.remove()
@@ -134,8 +160,33 @@ def compute_cams_and_logits(cam_method: Callable, model: nn.Module, inputs: Tens
     return maps, logits
 
 
+def tta_copies(cam_method: TTACAM, inputs: Tensor, nhwc: bool = True) -> Tensor:
+    """The augmented copies of a batch stacked as :func:`compute_cams` runs them.
+
+    Copy ``i`` of every image sits in rows ``i * B`` to ``(i + 1) * B``. They
+    are written straight into one buffer (channels-last when it will run so):
+    one copy of the data instead of a cat and a conversion. Making them ahead
+    (e.g. in a loader thread) and passing them as ``copies`` changes nothing.
+
+    Args:
+        cam_method: The TTA method.
+        inputs: (B, C, S, S) square preprocessed batch.
+        nhwc: As :func:`compute_cams`'s.
+    """
+    layout = torch.channels_last if nhwc and inputs.device.type == 'cpu' else \
+        torch.contiguous_format
+    inputs = inputs.contiguous(memory_format=layout)  # rotated views copy faster from it
+    num, transforms = inputs.shape[0], cam_method.transforms
+    copies = torch.empty((num * len(transforms), ) + tuple(inputs.shape[1:]),
+                         dtype=inputs.dtype, device=inputs.device, memory_format=layout)
+    for index, (turns, flip) in enumerate(transforms):
+        copies[index * num:(index + 1) * num] = cam_method.apply(inputs, turns, flip)
+    return copies
+
+
 def _compute(cam_method: Callable, model: nn.Module, inputs: Tensor, stack_tta: bool,
-             nhwc: bool = True) -> Tuple[Tensor, Optional[slice]]:
+             nhwc: bool = True, weight_cache: Optional[WeightCache] = None,
+             copies: Optional[Tensor] = None) -> Tuple[Tensor, Optional[slice]]:
     """Maps, and the rows of the head's input batch that hold the un-augmented inputs."""
     num = inputs.shape[0]
     square = inputs.dim() == 4 and inputs.shape[-1] == inputs.shape[-2]
@@ -144,16 +195,9 @@ def _compute(cam_method: Callable, model: nn.Module, inputs: Tensor, stack_tta: 
     if not (stack_tta and square):
         return cam_method(model, inputs), None
     transforms = cam_method.transforms
-    # The copies are written straight into one buffer (channels-last when it
-    # will run so): one copy of the data instead of a cat and a conversion.
-    layout = torch.channels_last if nhwc and inputs.device.type == 'cpu' else \
-        torch.contiguous_format
-    inputs = inputs.contiguous(memory_format=layout)  # rotated views copy faster from it
-    copies = torch.empty((num * len(transforms), ) + tuple(inputs.shape[1:]),
-                         dtype=inputs.dtype, device=inputs.device, memory_format=layout)
-    for index, (turns, flip) in enumerate(transforms):
-        copies[index * num:(index + 1) * num] = cam_method.apply(inputs, turns, flip)
-    with channels_last(model, copies, enabled=nhwc) as copies:
+    if copies is None:
+        copies = tta_copies(cam_method, inputs, nhwc)
+    with channels_last(model, copies, enabled=nhwc, cache=weight_cache) as copies:
         maps = cam_method.cam_method(model, copies).contiguous()
     total = None
     for index, (turns, flip) in enumerate(transforms):

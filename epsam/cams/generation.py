@@ -20,7 +20,8 @@ Images of different sizes inside a batch are forwarded in per-size groups.
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple,
+                    TypeVar, Union)
 
 import numpy as np
 import torch
@@ -31,15 +32,18 @@ from epsam.fileio.fingerprints import weights_fingerprint
 from epsam.fileio.items import file_stem
 from epsam.utils.progress import progress_bar
 
-from .batch_compute import (build_cam_method, build_mask_maker, compute_cams_and_logits,
-                            describe_component)
+from .batch_compute import (WeightCache, build_cam_method, build_mask_maker,
+                            compute_cams_and_logits, describe_component, tta_copies)
 from .cam_folder import CamFolder
 from .item_writer import CamItemWriter
+from .tta import TTACAM
 
 __all__ = ['CamGenerationReport', 'generate_cams', 'LABEL_SOURCES']
 
 #: Where the positive / negative decision of an image comes from.
 LABEL_SOURCES = ('label', 'prediction')
+
+T = TypeVar('T')
 
 
 @dataclass
@@ -59,8 +63,9 @@ class CamGenerationReport:
         empty_masks: Masked items whose mask has no foreground pixel.
         images_forwarded: Images run through the classifier by this call.
         vis_written: Picture grids written.
-        seconds: Seconds per stage (``load``, ``forward``; ``masks`` and
-            ``write`` summed over the writer threads).
+        seconds: Seconds per stage (``load``: waiting for the loader thread,
+            which on a CPU also runs the data preprocessor; ``forward``;
+            ``masks`` and ``write`` summed over the writer threads).
         summary: The folder's summary when every item was finished after this
             call (else ``None``: another rank is still busy).
     """
@@ -198,11 +203,16 @@ def generate_cams(model: nn.Module,
     forwarder = _Forwarder(model, cam_method, writer, cls_classes, label_source, threshold,
                            only_positive, stack_tta, report, seconds)
     todo = [batch for batch in mine if not all(stems[i] in done for i in batch)]
+    ahead = torch.device(device).type == 'cpu'  # preprocess in the loader thread
+
+    def load(batch: List[int]) -> List[Tuple[List[dict], Optional[_Prepared]]]:
+        groups = _groups_by_size([_load(dataset, index, infos[index]) for index in batch])
+        return [(group, forwarder.prepare(group) if ahead else None) for group in groups]
+
     try:
-        for batch, samples in _prefetched(todo, lambda batch: [
-                _load(dataset, index, infos[index]) for index in batch], seconds):
-            for group in _groups_by_size(samples):
-                forwarder.process(group, done)
+        for batch, groups in _prefetched(todo, load, seconds):
+            for group, prepared in groups:
+                forwarder.process(group, done, prepared)
             bar.update(sum(stems[i] not in done for i in batch))
     finally:
         bar.close()
@@ -214,6 +224,17 @@ def generate_cams(model: nn.Module,
         report.summary = folder.summarise(work_stems, images=len(infos), extra=dict(
             settings=settings, checkpoint=checkpoint, batch_size=batch_size))
     return report
+
+
+class _Prepared(NamedTuple):
+    """A group's preprocessor output and, if made ahead, its stacked TTA copies."""
+
+    data: dict
+    copies: Optional[Tensor]
+
+
+def _square(inputs: Tensor) -> bool:
+    return inputs.dim() == 4 and inputs.shape[-1] == inputs.shape[-2]
 
 
 @dataclass
@@ -230,21 +251,43 @@ class _Forwarder:
     stack_tta: bool
     report: CamGenerationReport
     seconds: Dict[str, float]
+    weight_cache: WeightCache = field(default_factory=dict)  # channels-last conv weights
 
-    def process(self, samples: List[dict], done: Set[str]) -> None:
-        """Forward one same-size group of packed samples and queue its items."""
-        start = time.perf_counter()
+    def prepare(self, samples: List[dict]) -> _Prepared:
+        """Preprocess one same-size group of packed samples (run in the loader thread).
+
+        Also stacks the TTA copies of the images that get a CAM when the labels
+        decide which (no scores are needed first).
+        """
         data = self.model.data_preprocessor(pseudo_collate(samples), False)
-        inputs, data_samples = data['inputs'], data['data_samples']
+        copies = None
+        if self.label_source == 'label' and self.stack_tta and \
+                isinstance(self.cam_method, TTACAM) and _square(data['inputs']):
+            selected = self._selection(data['data_samples'], None)[2]
+            if selected:
+                copies = tta_copies(self.cam_method, data['inputs'][selected])
+        return _Prepared(data, copies)
+
+    def process(self, samples: List[dict], done: Set[str],
+                prepared: Optional[_Prepared] = None) -> None:
+        """Forward one same-size group of packed samples and queue its items.
+
+        Args:
+            samples: The group's packed samples.
+            done: Stems finished earlier (forwarded, not written again).
+            prepared: The group's :meth:`prepare` output if already made.
+        """
+        start = time.perf_counter()
+        prepared = self.prepare(samples) if prepared is None else prepared
+        inputs, data_samples = prepared.data['inputs'], prepared.data['data_samples']
         scores = self._scores(inputs) if self.label_source == 'prediction' else None
-        labels = [self._label_of(sample, None if scores is None else scores[j])
-                  for j, sample in enumerate(data_samples)]
-        positive = [None if label is None else bool(label.any()) for label in labels]
-        selected = [j for j, flag in enumerate(positive) if flag or not self.only_positive]
+        labels, positive, selected = self._selection(data_samples, scores)
         cams = logits = None
         if selected:
             cams, logits = compute_cams_and_logits(self.cam_method, self.model,
-                                                   inputs[selected], self.stack_tta)
+                                                   inputs[selected], self.stack_tta,
+                                                   weight_cache=self.weight_cache,
+                                                   copies=prepared.copies)
             cams = cams.detach().float().cpu()
         if scores is None:  # label mode: the CAM pass's logits serve when it saw every item
             scores = logits.sigmoid().float().cpu() if logits is not None and \
@@ -263,6 +306,15 @@ class _Forwarder:
                                    labels[j])
             else:
                 self.writer.submit(record)
+
+    def _selection(self, data_samples: list, scores: Optional[Tensor]
+                   ) -> Tuple[List[Optional[np.ndarray]], List[Optional[bool]], List[int]]:
+        """Labels, positive flags and the indices of the items that get a CAM."""
+        labels = [self._label_of(sample, None if scores is None else scores[j])
+                  for j, sample in enumerate(data_samples)]
+        positive = [None if label is None else bool(label.any()) for label in labels]
+        selected = [j for j, flag in enumerate(positive) if flag or not self.only_positive]
+        return labels, positive, selected
 
     def _scores(self, inputs: Tensor) -> Tensor:
         """(B, K) sigmoid scores on the CPU."""
@@ -307,15 +359,18 @@ def _check_unique(stems: Sequence[str], infos: Sequence[dict]) -> None:
         seen[stem] = info['img_path']
 
 
-def _prefetched(batches: List[List[int]], load: Callable[[List[int]], List[dict]],
-                seconds: Dict[str, float]) -> Iterator[Tuple[List[int], List[dict]]]:
-    """``(batch, its loaded samples)`` in order, the next batch read while this one runs.
+def _prefetched(batches: List[List[int]], load: Callable[[List[int]], T],
+                seconds: Dict[str, float]) -> Iterator[Tuple[List[int], T]]:
+    """``(batch, load(batch))`` in order, the next batch loaded while this one runs.
 
     Reading and decoding images (file I/O, PIL / OpenCV, which release the
-    GIL) overlaps the classifier's forward pass; the order and contents are
-    those of loading in turn. ``seconds['load']`` grows by the time spent
-    waiting for images, which is all of the reading time only for the first
-    batch.
+    GIL) and, on a CPU, the model's data preprocessor (its high-pass FFT:
+    torch releases the GIL too) and the stacking of the TTA copies overlap
+    the classifier's forward pass; the
+    order and contents are those of loading in turn, and the same operations
+    run on the same data, so the values are the same. ``seconds['load']``
+    grows by the time spent waiting for the loader, which is all of its time
+    only for the first batch.
     """
     if not batches:
         return

@@ -46,13 +46,21 @@ def test_counter_counts_each_saved_storage_once_and_parameters_apart():
 
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='reads /proc')
 def test_rss_probes_see_a_touched_allocation():
-    if not reset_peak_rss():
-        pytest.skip('the kernel does not allow resetting the peak RSS here')
-    before = current_rss_bytes()
-    assert 0 < before <= peak_rss_bytes() + (1 << 20)
-    block = torch.ones(16 << 20, dtype=torch.float32)  # 64 MiB, written
-    assert peak_rss_bytes() - before >= 48 << 20
-    del block
+    # The kernel may reclaim other pages of this process between two probes
+    # (the RSS falls under the reading taken before the allocation), so one
+    # of three tries must see the block; broken probes fail all three.
+    grown = []
+    for _ in range(3):
+        if not reset_peak_rss():
+            pytest.skip('the kernel does not allow resetting the peak RSS here')
+        before = current_rss_bytes()
+        assert 0 < before <= peak_rss_bytes() + (1 << 20)
+        block = torch.ones(16 << 20, dtype=torch.float32)  # 64 MiB, written
+        grown.append(peak_rss_bytes() - before)
+        del block
+        if grown[-1] >= 48 << 20:
+            break
+    assert grown[-1] >= 48 << 20, grown
 
 
 @pytest.mark.parametrize('name', TUNING_VARIANTS)

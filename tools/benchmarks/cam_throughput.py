@@ -19,7 +19,8 @@ fastest run of each counts (the machine may be shared; the load average is
 recorded). The outputs of the two paths are compared (CAM values in uint8
 steps, masks pixel by pixel), and the batched float CAMs of one batch are
 compared with and without channels-last (``max_abs_diff_nhwc``, asserted 0:
-the format must not change a value).
+the format must not change a value) and with the naive path's float CAMs
+(``max_abs_diff_vs_naive``).
 """
 import argparse
 import json
@@ -104,6 +105,16 @@ def nhwc_difference(model, dataset, batch_size: int) -> float:
     return float((compute_cams(tta, model, inputs, nhwc=True) - plain).abs().max())
 
 
+def naive_difference(model, dataset, batch_size: int) -> float:
+    """Largest float CAM difference, batched (stacked, channels-last) vs naive, one batch."""
+    count = min(batch_size, len(dataset))
+    inputs = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(count)]),
+                                     False)['inputs']
+    naive = TTACAM(dict(type='CAM'), rotations=(0, 90, 180, 270), hflip=False)
+    expected = torch.cat([naive(model, inputs[i:i + 1]) for i in range(count)])
+    return float((compute_cams(build_cam_method(TTA), model, inputs) - expected).abs().max())
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -137,6 +148,7 @@ def main(argv=None) -> dict:
             times['batched'].append(time.perf_counter() - start)
         agreement = compare(dataset, naive_dir, batched_dir)
         agreement['max_abs_diff_nhwc'] = nhwc_difference(model, dataset, args.batch_size)
+        agreement['max_abs_diff_vs_naive'] = naive_difference(model, dataset, args.batch_size)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = dict(images=args.num_images, size=args.size, batch_size=args.batch_size,
@@ -156,7 +168,8 @@ def main(argv=None) -> dict:
           f"  outputs: CAMs differ by at most {agreement['max_cam_difference_uint8']} uint8 "
           f"step(s); {100 * agreement['identical_mask_pixels']:.3f} % of mask pixels identical; "
           f"channels-last vs default format: max abs CAM difference "
-          f"{agreement['max_abs_diff_nhwc']:.3g}\n"
+          f"{agreement['max_abs_diff_nhwc']:.3g}; float CAMs vs naive (one batch): max abs "
+          f"difference {agreement['max_abs_diff_vs_naive']:.3g}\n"
           f"  load average before/after: {load_before} / {result['load_average_after']}")
     assert agreement['max_abs_diff_nhwc'] == 0, 'channels-last changed the CAM values'
     if args.out:

@@ -73,6 +73,7 @@ def test_windowed_and_global_blocks_each_match(img_size, monkeypatch):
     frames = torch.randn(1, 3, img_size, img_size)
     # a tiny budget: every block's queries are taken one grid row at a time
     monkeypatch.setattr(fused, 'CPU_BIAS_CHUNK_BYTES', 1)
+    monkeypatch.setattr(fused, 'CPU_MIN_QUERIES', 1)
     for module, x in _attention_inputs(sam.image_encoder, frames):
         with torch.no_grad():
             stock = module(x)

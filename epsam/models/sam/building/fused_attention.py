@@ -9,8 +9,20 @@ block at 1024 px. The fused forward computes the same quantity with
 ``head_dim ** -0.5``, is SAM's), passing the relative-position terms
 ``rel_h[..., :, None] + rel_w[..., None, :]`` as the additive mask. The
 queries are taken a few grid rows at a time so that each chunk's bias stays
-small (cache-sized on a CPU) instead of a full map per head, as in
-segment-anything-fast's use of SDPA with a relative-position bias.
+small instead of a full map per head, as in segment-anything-fast's use of
+SDPA with a relative-position bias. On a CPU each SDPA call gets at least
+:data:`CPU_MIN_QUERIES` queries (PyTorch's CPU flash kernel then takes its
+largest query blocks) and as few heads / batch items as keep the bias under
+:data:`CPU_BIAS_CHUNK_BYTES`; one bias buffer is reused by every chunk of a
+call (without autograd), so no fresh memory is paged in per chunk. Queries
+are independent, so the chunking does not change a value.
+
+The ViT's patch embedding is also swapped for one that returns its tokens
+contiguous: stock ``segment_anything`` keeps the (B, H, W, C) tokens as a
+permuted view of the convolution's (B, C, H, W) output, and every block then
+copies them before its layer norms and adds them in a strided loop (about
+5 % of a CPU forward at 1024 px). The values are the same up to float
+rounding (the linear layers see another memory layout).
 
 TinyViT's attention (LiteMedSAM, MobileSAM) adds a learned per-head bias
 table; its fused forward passes that table as the mask.
@@ -20,27 +32,51 @@ in place: the classes, parameters and state-dict keys stay as they are, so
 checkpoints load either way and ``enabled=False`` restores stock exactly.
 """
 import types
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from segment_anything.modeling.image_encoder import Attention as VitAttention
-from segment_anything.modeling.image_encoder import get_rel_pos
+from segment_anything.modeling.image_encoder import PatchEmbed, get_rel_pos
 from torch import nn
 
 __all__ = ['use_fused_attention', 'fused_attention_enabled', 'rel_pos_attention',
-           'CPU_BIAS_CHUNK_BYTES', 'CUDA_BIAS_CHUNK_BYTES']
+           'CPU_BIAS_CHUNK_BYTES', 'CPU_MIN_QUERIES', 'CUDA_BIAS_CHUNK_BYTES']
 
-#: Bias bytes per query chunk on a CPU: about one grid row of a 1024 px
-#: global block (12 heads x 64 x 4096 fp32); measured fastest on 2 cores.
-CPU_BIAS_CHUNK_BYTES = 16 * 2 ** 20
+#: Bias bytes per SDPA call on a CPU: under glibc's largest mmap threshold
+#: (32 MiB), so the buffer is recycled from the heap instead of paged in.
+CPU_BIAS_CHUNK_BYTES = 24 * 2 ** 20
+#: Queries per SDPA call on a CPU (16 grid rows of a 1024 px global block;
+#: from 768 on, the CPU flash kernel uses 256-query blocks). With one-row
+#: chunks of all 12 heads, ViT-B's encoder ran 9.4 s instead of 8.4 s.
+CPU_MIN_QUERIES = 1024
 #: Bias bytes per query chunk on a GPU (big chunks: fewer kernel launches).
 CUDA_BIAS_CHUNK_BYTES = 2 * 2 ** 30
 
 
-def _rows_per_chunk(bias_row_bytes: int, rows: int, device: torch.device) -> int:
-    budget = CUDA_BIAS_CHUNK_BYTES if device.type == 'cuda' else CPU_BIAS_CHUNK_BYTES
-    return max(1, min(rows, budget // max(1, bias_row_bytes)))
+def _chunk_shape(batch: int, heads: int, rows: int, unit_bytes: int, row_width: int,
+                 device: torch.device) -> Tuple[int, int, int]:
+    """(batch items, heads, grid rows) per SDPA call.
+
+    Args:
+        batch: Batch items (windows) of the attention.
+        heads: Attention heads.
+        rows: Query grid rows.
+        unit_bytes: Bias bytes of one batch item, head and query row.
+        row_width: Queries per grid row.
+        device: Where the attention runs (the budget and minimum differ).
+    """
+    cuda = device.type == 'cuda'
+    budget = CUDA_BIAS_CHUNK_BYTES if cuda else CPU_BIAS_CHUNK_BYTES
+    unit_bytes = max(1, unit_bytes)
+    step = 1 if cuda else min(rows, -(-CPU_MIN_QUERIES // row_width))
+    head_step = max(1, min(heads, budget // (unit_bytes * step)))
+    batch_step = 1
+    if head_step == heads:
+        batch_step = max(1, min(batch, budget // (unit_bytes * step * heads)))
+    if head_step == heads and batch_step == batch:
+        step = max(step, min(rows, budget // (unit_bytes * heads * batch)))
+    return batch_step, head_step, step
 
 
 def rel_pos_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -60,18 +96,48 @@ def rel_pos_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     """
     if rel_h is None:
         return F.scaled_dot_product_attention(q, k, v)
-    batch, heads, q_h, q_w, _ = rel_h.shape
+    batch, heads, q_h, q_w, k_h = rel_h.shape
     keys = k.shape[2]
-    row_bytes = batch * heads * q_w * keys * q.element_size()
-    step = _rows_per_chunk(row_bytes, q_h, q.device)
-    outputs = []
-    for top in range(0, q_h, step):
-        rows = min(step, q_h - top)
-        bias = (rel_h[:, :, top:top + rows, :, :, None] + rel_w[:, :, top:top + rows, :, None, :])
-        bias = bias.reshape(batch, heads, rows * q_w, keys).to(q.dtype)
-        queries = q[:, :, top * q_w:(top + rows) * q_w]
-        outputs.append(F.scaled_dot_product_attention(queries, k, v, attn_mask=bias))
-    return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
+    steps = _chunk_shape(batch, heads, q_h, q_w * keys * q.element_size(), q_w, q.device)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, rel_h, rel_w)):
+        return _attention_with_grad(q, k, v, rel_h, rel_w, steps)
+    out = torch.empty_like(q)
+    buffer = torch.empty(steps[0] * steps[1] * steps[2] * q_w * keys, dtype=q.dtype,
+                         device=q.device)
+    for b, h, r in _chunks(rel_h.shape[:3], steps):
+        shape = (b.stop - b.start, h.stop - h.start, r.stop - r.start, q_w, k_h, -1)
+        bias = buffer[:shape[0] * shape[1] * shape[2] * q_w * keys].view(shape)
+        torch.add(rel_h[b, h, r, :, :, None], rel_w[b, h, r, :, None, :], out=bias)
+        queries = slice(r.start * q_w, r.stop * q_w)
+        out[b, h, queries] = F.scaled_dot_product_attention(
+            q[b, h, queries], k[b, h], v[b, h], attn_mask=bias.view(*shape[:2], -1, keys))
+    return out
+
+
+def _chunks(sizes: Tuple[int, int, int], steps: Tuple[int, int, int]
+            ) -> Iterator[Tuple[slice, slice, slice]]:
+    """(batch, heads, rows) slices covering ``sizes`` in blocks of ``steps``."""
+    for b in range(0, sizes[0], steps[0]):
+        for h in range(0, sizes[1], steps[1]):
+            for r in range(0, sizes[2], steps[2]):
+                yield (slice(b, min(b + steps[0], sizes[0])), slice(h, min(h + steps[1], sizes[1])),
+                       slice(r, min(r + steps[2], sizes[2])))
+
+
+def _attention_with_grad(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                         rel_h: torch.Tensor, rel_w: torch.Tensor,
+                         steps: Tuple[int, int, int]) -> torch.Tensor:
+    """:func:`rel_pos_attention` for autograd: a fresh bias per chunk (kept for backward)."""
+    keys = k.shape[2]
+    q_w = rel_h.shape[3]
+    out = torch.empty_like(q)
+    for b, h, r in _chunks(rel_h.shape[:3], steps):
+        bias = rel_h[b, h, r, :, :, None] + rel_w[b, h, r, :, None, :]
+        bias = bias.reshape(b.stop - b.start, h.stop - h.start, -1, keys).to(q.dtype)
+        queries = slice(r.start * q_w, r.stop * q_w)
+        out[b, h, queries] = F.scaled_dot_product_attention(q[b, h, queries], k[b, h], v[b, h],
+                                                            attn_mask=bias)
+    return out
 
 
 def _vit_fused_forward(self: VitAttention, x: torch.Tensor) -> torch.Tensor:
@@ -104,6 +170,11 @@ def _tiny_vit_fused_forward(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return self.proj(out.transpose(1, 2).reshape(batch, tokens, self.dh))
 
 
+def _contiguous_patch_embed_forward(self: PatchEmbed, x: torch.Tensor) -> torch.Tensor:
+    """``segment_anything`` ``PatchEmbed.forward`` with (B, H, W, C) tokens stored contiguous."""
+    return self.proj(x).permute(0, 2, 3, 1).contiguous()
+
+
 def _fused_forward_of(module: nn.Module) -> Optional[Callable]:
     if isinstance(module, VitAttention):
         return _vit_fused_forward
@@ -117,7 +188,8 @@ def use_fused_attention(model: nn.Module, enabled: bool = True) -> int:
     """Swap SAM encoder attention to the SDPA forward, or back to stock.
 
     The forward is replaced on each attention instance (a bound method in its
-    ``__dict__``); classes, parameters and state-dict keys are unchanged.
+    ``__dict__``), and on ViT patch embeddings (contiguous tokens); classes,
+    parameters and state-dict keys are unchanged.
 
     Args:
         model: A SAM, its image encoder, or any module containing
@@ -129,15 +201,21 @@ def use_fused_attention(model: nn.Module, enabled: bool = True) -> int:
     """
     count = 0
     for module in model.modules():
+        if isinstance(module, PatchEmbed):
+            _swap_forward(module, _contiguous_patch_embed_forward, enabled)
         forward = _fused_forward_of(module)
         if forward is None:
             continue
-        if enabled:
-            module.forward = types.MethodType(forward, module)
-        else:
-            module.__dict__.pop('forward', None)
+        _swap_forward(module, forward, enabled)
         count += 1
     return count
+
+
+def _swap_forward(module: nn.Module, forward: Callable, enabled: bool) -> None:
+    if enabled:
+        module.forward = types.MethodType(forward, module)
+    else:
+        module.__dict__.pop('forward', None)
 
 
 def fused_attention_enabled(model: nn.Module) -> bool:
