@@ -22,10 +22,13 @@ import sys
 import traceback
 from typing import Any, Callable, Optional, Sequence, Tuple, Type
 
+import torch.distributed as dist
+
 from .errors import UserError
 
 __all__ = ['DefaultsHelpFormatter', 'ToolError', 'EXIT_USER_ERROR', 'add_debug_argument',
-           'debug_requested', 'user_error_types', 'error_line', 'report_user_error', 'run_tool']
+           'debug_requested', 'user_error_types', 'error_line', 'report_user_error', 'run_tool',
+           'close_process_group']
 
 #: Exit code of a tool stopped by a user error (argparse uses it for bad arguments too).
 EXIT_USER_ERROR = 2
@@ -114,7 +117,20 @@ def run_tool(main: Callable[[], Any], argv: Optional[Sequence[str]] = None) -> N
         if not isinstance(error, user_error_types()):
             raise
         _fail(error, argv)
+    finally:
+        close_process_group()
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def close_process_group() -> None:
+    """Destroy this process's launcher group, if any, before the interpreter exits.
+
+    A gloo group left to interpreter shutdown can abort a rank after its work
+    is done (``terminate called without an active exception``, exit -6),
+    which fails the whole launch.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def report_user_error(error: BaseException, argv: Optional[Sequence[str]] = None) -> int:

@@ -56,3 +56,16 @@ def test_two_process_cpu_training_of_real_configs(tmp_path, name):
     assert 'Distributed training: True' in log and 'did not receive grad' not in log
     state = torch.load(tmp_path / 'w' / 'epoch_2.pth', weights_only=True)['state_dict']
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_run_tool_destroys_the_process_group_before_exit(tmp_path):
+    """A group left to interpreter shutdown can abort a gloo rank after its work is done."""
+    import torch.distributed as dist
+
+    from epsam.utils.cli import run_tool
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+                            world_size=1)
+    assert dist.is_initialized()
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool(lambda: 0, argv=[])
+    assert exit_info.value.code == 0 and not dist.is_initialized()
