@@ -107,8 +107,10 @@ def run_tool(main: Callable[[], Any], argv: Optional[Sequence[str]] = None) -> N
 
     An integer returned by ``main`` is the exit code; anything else exits 0.
     """
+    finished = False
     try:
         result = main()
+        finished = True
     except SystemExit as error:
         if not (isinstance(error.code, str) and error.code.startswith('error:')):
             raise
@@ -118,19 +120,27 @@ def run_tool(main: Callable[[], Any], argv: Optional[Sequence[str]] = None) -> N
             raise
         _fail(error, argv)
     finally:
-        close_process_group()
+        close_process_group(wait_for_ranks=finished)
     sys.exit(result if isinstance(result, int) else 0)
 
 
-def close_process_group() -> None:
+def close_process_group(wait_for_ranks: bool = False) -> None:
     """Destroy this process's launcher group, if any, before the interpreter exits.
 
-    A gloo group left to interpreter shutdown can abort a rank after its work
-    is done (``terminate called without an active exception``, exit -6),
-    which fails the whole launch.
+    A rank that tears its gloo group down (or leaves it to interpreter
+    shutdown) while another rank still talks to it can abort (``terminate
+    called without an active exception``, exit -6), which fails the whole
+    launch after the work is done.
+
+    Args:
+        wait_for_ranks: Meet every rank at a barrier first (only when this
+            rank finished normally: a failed rank's peers may never come).
     """
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if wait_for_ranks:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def report_user_error(error: BaseException, argv: Optional[Sequence[str]] = None) -> int:
