@@ -7,6 +7,7 @@ convolutions; element-wise work is not counted).
 """
 import os
 import time
+from contextlib import nullcontext
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -63,55 +64,85 @@ def matmul_peak_gflops(device: str = 'cpu', dtype: Optional[torch.dtype] = None,
     return 2 * size ** 3 / best / 1e9
 
 
-def _timed_pass(encoder: torch.nn.Module, frames: torch.Tensor) -> Tuple[float, torch.Tensor]:
-    """Seconds for one image at a time through ``encoder``, and the embeddings."""
+def _precision(frames: torch.Tensor, autocast_dtype: Optional[torch.dtype]):
+    """``torch.autocast`` to ``autocast_dtype`` on the frames' device, or nothing."""
+    if autocast_dtype is None:
+        return nullcontext()
+    return torch.autocast(frames.device.type, dtype=autocast_dtype)
+
+
+def _timed_pass(encoder: torch.nn.Module, frames: torch.Tensor, batch_size: int = 1,
+                autocast_dtype: Optional[torch.dtype] = None) -> Tuple[float, torch.Tensor]:
+    """Seconds for ``frames`` through ``encoder``, ``batch_size`` per call, and the embeddings."""
     began = time.perf_counter()
-    outputs = torch.cat([encoder(frame[None]) for frame in frames])
+    with _precision(frames, autocast_dtype):
+        outputs = torch.cat([encoder(frames[start:start + batch_size])
+                             for start in range(0, len(frames), batch_size)])
     _sync(frames.device)
     return time.perf_counter() - began, outputs
 
 
-def seconds_per_image(encoder: torch.nn.Module, frames: torch.Tensor, repeats: int = 1
+def seconds_per_image(encoder: torch.nn.Module, frames: torch.Tensor, repeats: int = 1,
+                      batch_size: int = 1, autocast_dtype: Optional[torch.dtype] = None
                       ) -> float:
     """Best-of-``repeats`` seconds per image of ``encoder`` over a batch of input frames.
 
     One untimed call first (kernel selection, allocator warm-up).
+
+    Args:
+        encoder: A SAM image encoder.
+        frames: Input frames (N, 3, S, S) on the encoder's device.
+        repeats: Timed passes over the frames.
+        batch_size: Frames per encoder call.
+        autocast_dtype: Run under ``torch.autocast`` to this dtype (e.g.
+            ``torch.bfloat16``); ``None`` keeps the weights' dtype.
     """
     with torch.no_grad():
-        encoder(frames[:1])
+        with _precision(frames, autocast_dtype):
+            encoder(frames[:batch_size])
         _sync(frames.device)
-        best = min(_timed_pass(encoder, frames)[0] for _ in range(repeats))
+        best = min(_timed_pass(encoder, frames, batch_size, autocast_dtype)[0]
+                   for _ in range(repeats))
     return best / len(frames)
 
 
-def compare_fused_attention(encoder: torch.nn.Module, frames: torch.Tensor, repeats: int = 1
+def compare_fused_attention(encoder: torch.nn.Module, frames: torch.Tensor, repeats: int = 1,
+                            batch_size: int = 1, autocast_dtype: Optional[torch.dtype] = None
                             ) -> Dict[str, float]:
     """Stock vs fused attention (:mod:`~epsam.models.sam.building.fused_attention`), same frames.
 
-    The two forwards alternate (one warm-up image each, then ``repeats``
-    timed passes of each, stock first), so machine load drifts onto both;
-    the best pass of each counts. The encoder is left with stock attention.
+    Stock is ``segment_anything`` as shipped: float32, stock attention. The
+    fused side runs under ``autocast_dtype`` where one is given. Both take
+    ``batch_size`` frames per call. The two forwards alternate (one warm-up
+    call each, then ``repeats`` timed passes of each, stock first), so
+    machine load drifts onto both; the best pass of each counts. The encoder
+    is left with stock attention.
 
     Args:
         encoder: A SAM image encoder (ViT or TinyViT).
         frames: Input frames (N, 3, S, S) on the encoder's device.
         repeats: Timed passes per forward.
+        batch_size: Frames per encoder call, both sides.
+        autocast_dtype: The fused side's autocast dtype (``None``: float32).
 
     Returns:
         ``stock_seconds_per_image``, ``fused_seconds_per_image``,
         ``speedup_vs_stock`` (stock / fused seconds) and ``max_abs_diff``
-        (largest absolute embedding difference, fused vs stock, first pass).
+        (largest absolute embedding difference, fused vs stock float32,
+        first pass; it includes the rounding of a lower precision).
     """
     best = {False: float('inf'), True: float('inf')}
+    precision = {False: None, True: autocast_dtype}
     embeddings = {}
     with torch.no_grad():
         for fused in (False, True):
             use_fused_attention(encoder, fused)
-            encoder(frames[:1])
+            with _precision(frames, precision[fused]):
+                encoder(frames[:batch_size])
         for _ in range(repeats):
             for fused in (False, True):
                 use_fused_attention(encoder, fused)
-                seconds, outputs = _timed_pass(encoder, frames)
+                seconds, outputs = _timed_pass(encoder, frames, batch_size, precision[fused])
                 best[fused] = min(best[fused], seconds)
                 embeddings.setdefault(fused, outputs)
     use_fused_attention(encoder, False)

@@ -25,6 +25,7 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
+from torch.utils.flop_counter import FlopCounterMode
 
 from epsam.apis import init_model
 from epsam.models.adapters import count_parameters
@@ -34,7 +35,7 @@ from .memory import SavedTensorCounter, current_rss_bytes, peak_rss_bytes, reset
 __all__ = ['TUNING_VARIANTS', 'IN_ENCODER_VARIANTS', 'VARIANT_SIZES', 'variant_config_path',
            'load_variant_model_cfg', 'build_tuning_model', 'make_training_batch',
            'warm_embedding_cache', 'measure_training_step', 'make_training_batches',
-           'time_training_epoch']
+           'time_training_epoch', 'training_step_flops']
 
 TUNING_VARIANTS: Tuple[str, ...] = ('decoder_only', 'cad', 'cad_lean', 'sam_adapter',
                                     'bottleneck', 'lora')
@@ -288,6 +289,29 @@ def measure_training_step(model: torch.nn.Module, data: dict, lr: float = 2e-4,
         forward_time_s=forward_s,
         step_time_s=step_s,
         loss=float(loss.detach()))
+
+
+def training_step_flops(model: torch.nn.Module, data: dict) -> int:
+    """FLOPs of one training step's loss forward and backward, counted by ``FlopCounterMode``.
+
+    2 x multiply-adds of the matrix products and convolutions (element-wise
+    work is not counted); recomputed forwards of activation checkpointing are
+    counted where they run, in the backward. The gradients are cleared
+    afterwards and no optimizer step is taken, so the weights are unchanged.
+    With a warm embedding cache the frozen encoder does not run, so the count
+    is what the cache cannot save.
+
+    Args:
+        model: A :class:`~epsam.models.sam.SamTuningModel` in train mode.
+        data: A batch from :func:`make_training_batch`.
+    """
+    counter = FlopCounterMode(display=False)
+    with counter:
+        losses = model(**data, mode='loss')
+        loss = sum(value for key, value in losses.items() if key.startswith('loss'))
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
 
 
 def make_training_batches(model: torch.nn.Module, num_images: int, batch_size: int,

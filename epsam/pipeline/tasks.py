@@ -169,6 +169,16 @@ class ClassMapTask(PipelineTask):
     title = 'Multi-class WSSS'
     method_name = 'EP-SAM (multi-class)'
 
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        self._metainfo: Optional[Dict] = None
+
+    def metainfo(self, ctx: PipelineContext) -> Dict:
+        """The dataset's classes and background index, read once per run."""
+        if self._metainfo is None:
+            self._metainfo = mc.dataset_metainfo(ctx)
+        return self._metainfo
+
     @property
     def uses_sam(self) -> bool:
         return bool(self.cfg.get('use_sam', True))
@@ -181,10 +191,10 @@ class ClassMapTask(PipelineTask):
         return mc.make_class_pseudo_labels(ctx, iteration, checkpoint)
 
     def test_split(self, ctx: PipelineContext) -> predict.TestSplit:
-        return predict.labelled_test_split(ctx, len(mc.dataset_metainfo(ctx)['classes']))
+        return predict.labelled_test_split(ctx, len(self.metainfo(ctx)['classes']))
 
     def scoring(self, ctx: PipelineContext) -> Scoring:
-        meta = mc.dataset_metainfo(ctx)
+        meta = self.metainfo(ctx)
         return ClassMapScoring(meta['classes'], meta['background_index'])
 
     def baselines(self, ctx: PipelineContext,
@@ -197,7 +207,7 @@ class ClassMapTask(PipelineTask):
         return predict.sam_class_maps(ctx, checkpoint, test)
 
     def record_fields(self, ctx: PipelineContext) -> Dict:
-        meta = mc.dataset_metainfo(ctx)
+        meta = self.metainfo(ctx)
         return dict(classes=list(meta['classes']), background_index=meta['background_index'],
                     test_labels=stages.split_label_mode(ctx, ctx.cfg.test_split))
 

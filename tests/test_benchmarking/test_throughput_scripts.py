@@ -1,5 +1,7 @@
 """The throughput benchmark scripts run end to end at tiny scale (never timed).
 
+Also: the FLOPs of a training step, which bound what an embedding cache can save.
+
 ``tuning_epoch_cache.py`` (cached vs recomputed tuning epoch), ``cam_throughput.py``
 (CAM TTA, batched vs naive) and ``pseudo_label_throughput.py`` (epsam vs naive
 ``SamPredictor`` loop): each writes its JSON with the keys the docs quote, and
@@ -7,9 +9,17 @@ ratios are positive; no timing threshold is asserted.
 """
 import json
 
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from epsam.benchmarking.tuning_step import (build_tuning_model, load_variant_model_cfg,
+                                            make_training_batch, training_step_flops,
+                                            warm_embedding_cache)
 from tests.conftest import REPO_ROOT
 
 TOOLS = REPO_ROOT / 'tools' / 'benchmarks'
+CONFIG_DIR = REPO_ROOT / 'configs' / '_base_' / 'models'
 LOAD_KEYS = ('1min', '5min', '15min')
 
 
@@ -33,9 +43,30 @@ def test_tuning_epoch_cache_script(tool_runner, tmp_path):
     for part in (recompute, cached):
         assert part['images'] == 2 and part['steps'] == 2 and part['epoch_s'] > 0
     assert report['speedup'] == recompute['epoch_s'] / cached['epoch_s'] > 0
+    encoder, step = report['encoder_gflops_per_image'], report['cached_step_gflops_per_image']
+    assert encoder > 0 and step > 0
+    assert report['flop_ceiling'] == pytest.approx((encoder + step) / step)
+    assert report['peak_ceiling'] == pytest.approx(
+        1 + report['encoder_seconds_per_image'] * report['matmul_peak_gflops'] / step)
     assert report['machine']['torch_threads'] == 1
     _load_ok(report, 'load_average_before', 'load_average_after')
     assert 'speed-up (recompute / cached)' in proc.stdout and 'load average' in proc.stdout
+    assert 'ceilings:' in proc.stdout
+
+
+def test_training_step_flops_counts_backward_and_leaves_weights(tmp_path):
+    model = build_tuning_model(load_variant_model_cfg('cad_lean', 'tiny', CONFIG_DIR,
+                                                      cache_dir=str(tmp_path)))
+    data = make_training_batch(model, 1, 64)
+    warm_embedding_cache(model, data)  # the step's FLOPs are then the adapter's and decoder's
+    before = {name: param.detach().clone() for name, param in model.named_parameters()}
+    with FlopCounterMode(display=False) as forward_only, torch.no_grad():
+        model(**data, mode='loss')
+    flops = training_step_flops(model, data)
+    # Backward costs about twice the forward; checkpointing runs the adapter's forward again.
+    assert flops > 2.5 * forward_only.get_total_flops()
+    assert all(param.grad is None for param in model.parameters())
+    assert all(torch.equal(before[name], param) for name, param in model.named_parameters())
 
 
 def test_cam_throughput_script(tool_runner, tmp_path):

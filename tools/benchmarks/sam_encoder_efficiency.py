@@ -9,8 +9,9 @@ Example::
 For each variant, in one run: the encoder's FLOPs per image (FlopCounterMode,
 2 x multiply-adds), seconds per image on ``--num-images`` random frames
 (best of ``--repeats``, after a warm-up call), the achieved GFLOP/s and its
-fraction of the machine's large-matmul peak (fp32 4096 x 4096 on the CPU,
-bf16 on a GPU) measured in the same run. Weights are random (speed does not
+fraction of the machine's large-matmul peak (4096 x 4096, in the measured
+path's precision: fp32 on the CPU, bf16 on a GPU by default) measured in the
+same run. Weights are random (speed does not
 depend on their values). The load average is recorded before and after:
 other jobs on the machine slow every figure down.
 
@@ -22,6 +23,14 @@ largest fp32 embedding difference, fused vs stock); ``seconds_per_image``,
 ``achieved_gflops`` and ``fraction_of_peak`` are then the fused path's. The
 relative-position tables (zero at initialisation) are drawn at random, so the
 difference covers the attention bias.
+
+``--batch-size`` frames go through the encoder per call (both sides);
+``--precision bf16`` runs the measured path under bfloat16 autocast (the
+default on a GPU), while stock stays float32, so on a GPU the row reads
+``python tools/benchmarks/sam_encoder_efficiency.py --variant vit_b
+--device cuda --num-images 32 --batch-size 8 --fused``: bf16 fused attention
+in batches of 8 against stock float32, the difference including bf16
+rounding.
 """
 import argparse
 import os
@@ -41,6 +50,9 @@ from epsam.models.sam.building.tiny_vit import refresh_attention_biases
 from epsam.models.sam.building.variants import get_sam_variant
 from epsam.fileio.atomic_io import atomic_write_json
 
+#: ``--precision``: the autocast dtype of the measured path (``None``: float32).
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16}
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
@@ -50,13 +62,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-images', type=int, default=3, help='timed images per variant')
     parser.add_argument('--repeats', type=int, default=1, help='timed passes (best is kept)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
+    parser.add_argument('--batch-size', type=int, default=1, help='frames per encoder call')
+    parser.add_argument('--precision', choices=sorted(PRECISIONS), default=None,
+                        help='the measured path: float32, or bfloat16 autocast '
+                        '(default: fp32 on the CPU, bf16 on a GPU; stock stays fp32)')
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     parser.add_argument('--fused', action='store_true',
                         help='also time fused (SDPA) attention against stock on the same frames')
     parser.add_argument('--out', default=None, help='write the results as JSON here')
     args = parser.parse_args(argv)
-    if args.num_images < 1 or args.repeats < 1:
-        parser.error('--num-images and --repeats must be >= 1')
+    if args.num_images < 1 or args.repeats < 1 or args.batch_size < 1:
+        parser.error('--num-images, --repeats and --batch-size must be >= 1')
+    if args.precision is None:
+        args.precision = 'bf16' if args.device.startswith('cuda') else 'fp32'
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         parser.error(f'--device {args.device}: no CUDA device is available')
     return args
@@ -72,11 +90,12 @@ def randomise_position_tables(encoder: torch.nn.Module, std: float = 0.1) -> Non
 
 
 def measure(variant: str, num_images: int, repeats: int, device: str, peak: float,
-            fused: bool = False) -> Dict:
+            fused: bool = False, batch_size: int = 1, precision: str = 'fp32') -> Dict:
     """One variant's row: GFLOP per image, seconds per image, GFLOP/s, fraction of peak.
 
-    With ``fused``, also stock vs fused seconds, the speed-up and the max abs
-    embedding difference; the speed figures are then the fused path's.
+    With ``fused``, also stock (float32) vs fused seconds, the speed-up and
+    the max abs embedding difference; the speed figures are then the fused
+    path's, at ``precision``.
     """
     torch.manual_seed(0)
     sam = build_sam(variant, pretrained=False).to(device).eval()
@@ -85,14 +104,16 @@ def measure(variant: str, num_images: int, repeats: int, device: str, peak: floa
     frames = torch.randn(num_images, 3, size, size, device=device)
     comparison = {}
     if fused:
-        comparison = compare_fused_attention(sam.image_encoder, frames, repeats)
+        comparison = compare_fused_attention(sam.image_encoder, frames, repeats, batch_size,
+                                             PRECISIONS[precision])
         seconds = comparison['fused_seconds_per_image']
         use_fused_attention(sam.image_encoder)  # the path the speed figures are of
     else:
-        seconds = seconds_per_image(sam.image_encoder, frames, repeats)
+        seconds = seconds_per_image(sam.image_encoder, frames, repeats, batch_size,
+                                    PRECISIONS[precision])
     gflops = encoder_flops(variant) / 1e9
     achieved = gflops / seconds
-    return dict(variant=variant, img_size=size,
+    return dict(variant=variant, img_size=size, batch_size=batch_size, precision=precision,
                 attention='fused' if fused_attention_enabled(sam.image_encoder) else 'stock',
                 params_millions=sum(p.numel() for p in sam.image_encoder.parameters()) / 1e6,
                 gflops_per_image=gflops, seconds_per_image=seconds, achieved_gflops=achieved,
@@ -120,16 +141,19 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     load_before = load_average()
-    peak = matmul_peak_gflops(args.device)
-    rows = [measure(name, args.num_images, args.repeats, args.device, peak, args.fused)
+    peak = matmul_peak_gflops(args.device, PRECISIONS[args.precision] or torch.float32)
+    rows = [measure(name, args.num_images, args.repeats, args.device, peak, args.fused,
+                    args.batch_size, args.precision)
             for name in args.variant]
-    result = dict(rows=rows, matmul_peak_gflops=peak, load_average_before=load_before,
+    result = dict(rows=rows, matmul_peak_gflops=peak, batch_size=args.batch_size,
+                  precision=args.precision, load_average_before=load_before,
                   load_average_after=load_average(), machine=machine_info(args.device),
                   num_images=args.num_images, repeats=args.repeats, fused=args.fused)
     printed = table(rows)
     printed.set_style(TableStyle.MARKDOWN)
     print(printed)
-    print(f'matmul peak: {peak:.1f} GFLOP/s; load average before {load_before}, '
+    print(f'{args.precision}, {args.batch_size} frame(s) per call; '
+          f'matmul peak: {peak:.1f} GFLOP/s; load average before {load_before}, '
           f"after {result['load_average_after']}")
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

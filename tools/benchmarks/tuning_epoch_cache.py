@@ -18,6 +18,19 @@ prompts; the printed breakdown says where the time goes (encoder forward,
 cache look-ups, adapter forward, the rest = prompt encoder, mask decoder,
 loss, backward passes and the optimizer).
 
+Where the ceiling lies, in the same run: the FLOPs of one image through the
+frozen encoder (what the cache saves) and of one cached training step per
+image (loss forward and backward, counted by ``FlopCounterMode`` on the first
+batch; what the cache cannot save), the machine's large-matmul peak, and two
+ceilings on the speed-up: ``flop_ceiling`` = (encoder + step FLOPs) / step
+FLOPs, the speed-up if both epochs ran at one FLOP rate, and
+``peak_ceiling`` = 1 + the measured encoder seconds per image x the peak /
+the step FLOPs, what the cache would give if the cached step ran at the
+machine's matmul peak (both epochs' steps costing the same; their measured
+times vary by some percent). A tuning variant whose trained part costs more
+FLOPs than the encoder (CAD's adapter runs on the image at every step)
+cannot reach a large speed-up from any cache.
+
 Adapters: ``decoder`` (decoder-only tuning; the encoder's output is all the
 step needs), ``cad_lean`` (memory-lean CAD: its adapter runs on the image at
 every step, cache or not), ``cad``. In-encoder adapters cannot use the cache.
@@ -32,12 +45,13 @@ from typing import Dict, List, Optional
 import torch
 
 import epsam  # noqa: F401  (registries and mmcv fallbacks before mmseg)
-from epsam.benchmarking.encoder_speed import load_average, sam_weights_note
+from epsam.benchmarking.encoder_speed import (encoder_flops, load_average, matmul_peak_gflops,
+                                              sam_weights_note)
 from epsam.benchmarking.memory import machine_info
 from epsam.benchmarking.tuning_step import (IN_ENCODER_VARIANTS, TUNING_VARIANTS, VARIANT_SIZES,
                                             build_tuning_model, load_variant_model_cfg,
                                             make_training_batches, time_training_epoch,
-                                            warm_embedding_cache)
+                                            training_step_flops, warm_embedding_cache)
 from epsam.fileio.atomic_io import atomic_write_json
 from epsam.models.sam.building.variants import get_sam_variant
 
@@ -96,6 +110,8 @@ def run(args: argparse.Namespace, cache_dir: str) -> Dict[str, object]:
         warm_embedding_cache(model, data)
     trained = {name: param.detach().clone() for name, param in model.named_parameters()
                if param.requires_grad}
+    # Not timed; no optimizer step, so the weights stay as they are.
+    step_flops = training_step_flops(model, batches[0]) / len(batches[0]['inputs'])
     load_before = load_average()
     cache, model.embedding_cache = model.embedding_cache, None
     try:
@@ -107,13 +123,34 @@ def run(args: argparse.Namespace, cache_dir: str) -> Dict[str, object]:
             if name in trained:
                 param.copy_(trained[name])
     cached = time_training_epoch(model, batches)
+    load_after = load_average()
     return dict(variant=args.variant, adapter=args.adapter,
                 tuning_variant=ADAPTERS[args.adapter], weights=sam_weights_note(args.variant),
                 images=args.num_images, batch_size=args.batch_size, image_size=image_size,
                 recompute=recompute, cached=cached,
                 speedup=recompute['epoch_s'] / cached['epoch_s'],
-                load_average_before=load_before, load_average_after=load_average(),
+                **speedup_ceilings(args, recompute, step_flops),
+                load_average_before=load_before, load_average_after=load_after,
                 machine=machine_info(args.device))
+
+
+def speedup_ceilings(args: argparse.Namespace, recompute: Dict[str, object],
+                     step_flops: float) -> Dict[str, float]:
+    """FLOPs per image of the encoder and of a cached step, the peak, and both ceilings.
+
+    Args:
+        args: The parsed command line (variant, device).
+        recompute: The recomputing epoch's timings (its encoder seconds).
+        step_flops: FLOPs of one cached training step per image.
+    """
+    encoder = encoder_flops(args.variant)
+    peak = matmul_peak_gflops(args.device)
+    encoder_s = recompute['encoder_forward_s'] / max(recompute['encoder_images'], 1)
+    return dict(encoder_gflops_per_image=encoder / 1e9,
+                cached_step_gflops_per_image=step_flops / 1e9,
+                matmul_peak_gflops=peak, encoder_seconds_per_image=encoder_s,
+                flop_ceiling=(encoder + step_flops) / step_flops,
+                peak_ceiling=1 + encoder_s * peak * 1e9 / step_flops)
 
 
 def report(result: Dict[str, object]) -> str:
@@ -130,6 +167,13 @@ def report(result: Dict[str, object]) -> str:
                      f'cache look-ups {part["cache_lookup_s"]:.2f} s, adapter forward '
                      f'{part["adapter_forward_s"]:.2f} s, rest {part["other_s"]:.2f} s)')
     lines.append(f"  speed-up (recompute / cached): {result['speedup']:.2f}x")
+    lines.append(f"  FLOPs per image: encoder {result['encoder_gflops_per_image']:.1f} GFLOP "
+                 f"(saved by the cache), cached training step "
+                 f"{result['cached_step_gflops_per_image']:.1f} GFLOP (not saved)")
+    lines.append(f"  ceilings: {result['flop_ceiling']:.2f}x at one FLOP rate for both epochs; "
+                 f"{result['peak_ceiling']:.2f}x if the cached step ran at the matmul peak "
+                 f"({result['matmul_peak_gflops']:.1f} GFLOP/s; encoder "
+                 f"{result['encoder_seconds_per_image']:.2f} s per image measured)")
     lines.append(f"  load average before/after: {result['load_average_before']} / "
                  f"{result['load_average_after']}")
     return '\n'.join(lines)
