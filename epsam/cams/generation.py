@@ -368,9 +368,8 @@ def _prefetched(batches: List[List[int]], load: Callable[[List[int]], T],
     torch releases the GIL too) and the stacking of the TTA copies overlap
     the classifier's forward pass. The order and contents are those of
     loading in turn, and the same operations run on the same data, so the
-    values are the same. ``seconds['load']``
-    grows by the time spent waiting for the loader, which is all of its time
-    only for the first batch.
+    values are the same. ``seconds['load']`` grows by the time spent waiting
+    for the loader, which is all of its time only for the first batch.
     """
     if not batches:
         return

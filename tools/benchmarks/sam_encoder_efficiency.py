@@ -11,9 +11,9 @@ For each variant, in one run: the encoder's FLOPs per image (FlopCounterMode,
 (best of ``--repeats``, after a warm-up call), the achieved GFLOP/s and its
 fraction of the machine's large-matmul peak (4096 x 4096, in the measured
 path's precision: fp32 on the CPU, bf16 on a GPU by default) measured in the
-same run. Weights are random (speed does not
-depend on their values). The load average is recorded before and after:
-other jobs on the machine slow every figure down.
+same run. Weights are random (speed does not depend on their values). The
+load average is recorded before and after: other jobs on the machine slow
+every figure down.
 
 With ``--fused`` each row also times the encoder with its attention run
 through ``scaled_dot_product_attention`` (``epsam.models.sam.building.fused_attention``),
@@ -65,7 +65,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=1, help='frames per encoder call')
     parser.add_argument('--precision', choices=sorted(PRECISIONS), default=None,
                         help='the measured path: float32, or bfloat16 autocast '
-                        '(default: fp32 on the CPU, bf16 on a GPU; stock stays fp32)')
+                        '(default: fp32 on the CPU, bf16 on a GPU; stock stays fp32). '
+                        'The peak is measured in the same precision: minutes on a CPU '
+                        'without bf16 matrix kernels')
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     parser.add_argument('--fused', action='store_true',
                         help='also time fused (SDPA) attention against stock on the same frames')
