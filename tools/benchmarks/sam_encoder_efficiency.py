@@ -63,9 +63,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=1, help='timed passes (best is kept)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
     parser.add_argument('--batch-size', type=int, default=1, help='frames per encoder call')
-    parser.add_argument('--precision', choices=sorted(PRECISIONS), default=None,
+    parser.add_argument('--precision', choices=['auto', *sorted(PRECISIONS)], default='auto',
                         help='the measured path: float32, or bfloat16 autocast '
-                        '(default: fp32 on the CPU, bf16 on a GPU; stock stays fp32). '
+                        '(auto: fp32 on the CPU, bf16 on a GPU; stock stays fp32). '
                         'The peak is measured in the same precision: minutes on a CPU '
                         'without bf16 matrix kernels')
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
@@ -75,7 +75,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.num_images < 1 or args.repeats < 1 or args.batch_size < 1:
         parser.error('--num-images, --repeats and --batch-size must be >= 1')
-    if args.precision is None:
+    if args.precision == 'auto':
         args.precision = 'bf16' if args.device.startswith('cuda') else 'fp32'
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         parser.error(f'--device {args.device}: no CUDA device is available')
