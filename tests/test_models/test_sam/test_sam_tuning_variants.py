@@ -56,8 +56,9 @@ def test_each_variant_trains_only_its_own_parameters(name):
     # The encoder's own weights never get a gradient.
     for param in model.sam.image_encoder.parameters():
         assert param.grad is None
-    # Backward enters the encoder only for in-encoder adapters.
-    assert grad_enabled_in_encoder == [name in IN_ENCODER]
+    # Backward enters the encoder only for in-encoder adapters (the frozen
+    # encoder takes the images one per call on a CPU: one entry per call).
+    assert set(grad_enabled_in_encoder) == {name in IN_ENCODER}
     assert any(p.grad is not None for p in model.sam.mask_decoder.parameters())
     if model.adapter is not None:
         grads = [p.grad for p in model.adapter.parameters() if p.requires_grad]

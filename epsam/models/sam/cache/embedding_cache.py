@@ -30,6 +30,7 @@ import torch
 
 from epsam.models.adapters.base import IN_ENCODER_ADAPTER_ATTR, EncoderSpec
 
+from ..building.encoder_calls import encode_frames
 from ..building.input_transform import SamInputTransform
 from .cache_keys import EncoderFingerprint, entry_key, image_content_key, preprocess_signature
 from .embedding_entry import (ENTRY_SUFFIX, STORAGE_DTYPES, TEMP_PREFIX, CorruptCacheEntry,
@@ -309,7 +310,7 @@ class SamEmbeddingCache:
             for start in range(0, len(images), self.batch_size):
                 batch = torch.cat([self.transform.preprocess(image[None].to(device))
                                    for image in images[start:start + self.batch_size]])
-                outputs.append(self.encoder(batch.to(dtype)))
+                outputs.append(encode_frames(self.encoder, batch.to(dtype)))
                 self._counts['encoder_batches'] += 1
                 self._counts['encoder_passes'] += len(batch)
         return torch.cat(outputs)

@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from segment_anything.modeling import Sam
 
+from ..building.encoder_calls import encode_frames
 from ..building.input_transform import SamInputTransform
 
 __all__ = ['EncoderEmbedder', 'AdaptedSamEmbedder', 'embed_counted']
@@ -28,7 +29,10 @@ Images = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 
 class EncoderEmbedder:
-    """Embeddings straight from SAM's image encoder, one encoder call per request.
+    """Embeddings straight from SAM's image encoder, one encoder batch per request.
+
+    On a CPU the batch's images go through one at a time
+    (:func:`~epsam.models.sam.building.encode_frames`).
 
     Args:
         sam: A built SAM; its ``image_encoder`` runs on its own device.
@@ -47,7 +51,7 @@ class EncoderEmbedder:
         images = list(images)
         batch = torch.cat([self.transform.preprocess(image[None].to(model_device))
                            for image in images])
-        embeddings = self.sam.image_encoder(batch)
+        embeddings = encode_frames(self.sam.image_encoder, batch)
         self._counts['encoder_passes'] += len(images)
         self._counts['encoder_batches'] += 1
         return embeddings.to(model_device if device is None else device)

@@ -38,6 +38,7 @@ from epsam.models.adapters import build_sam_adapter
 from epsam.registry import MODELS
 
 from ..building.builder import build_sam
+from ..building.encoder_calls import encode_frames
 from ..building.input_transform import SamInputTransform
 from ..cache.embedding_cache import SamEmbeddingCache
 from ..inference.decoding import best_candidates, decode_masks, embed_prompts, unite_masks
@@ -201,14 +202,6 @@ class SamTuningModel(BaseModel):
             getattr(self.sam, part).eval()
         return self
 
-    def _run(self, part: str, *args, **kwargs):
-        """Call a SAM part, without autograd when it is frozen."""
-        module = getattr(self.sam, part)
-        if part in self.frozen:
-            with torch.no_grad():
-                return module(*args, **kwargs)
-        return module(*args, **kwargs)
-
     @staticmethod
     def _img_shape(sample: SegDataSample, inputs: Optional[torch.Tensor]) -> Tuple[int, int]:
         if 'img_shape' in sample.metainfo:
@@ -331,7 +324,10 @@ class SamTuningModel(BaseModel):
             # In-encoder adapters: the encoder's own weights are frozen, but
             # autograd must run through it to reach the adapter.
             return self.sam.image_encoder(batch)
-        return self._run('image_encoder', batch)
+        if 'image_encoder' in self.frozen:
+            with torch.no_grad():
+                return encode_frames(self.sam.image_encoder, batch)
+        return self.sam.image_encoder(batch)
 
     def _decode_prompt_sets(self, inputs: Optional[torch.Tensor],
                             data_samples: List[SegDataSample]
