@@ -255,8 +255,7 @@ def measure_training_step(model: torch.nn.Module, data: dict, lr: float = 2e-4,
     start = time.perf_counter()
     try:
         with SavedTensorCounter(exclude=chain(model.parameters(), model.buffers())) as counter:
-            losses = model(**data, mode='loss')
-            loss = sum(value for key, value in losses.items() if key.startswith('loss'))
+            loss = model.parse_losses(model(**data, mode='loss'))[0]
         _synchronize(device)
         forward_s = time.perf_counter() - start
         optimizer.zero_grad(set_to_none=True)
@@ -307,9 +306,7 @@ def training_step_flops(model: torch.nn.Module, data: dict) -> int:
     """
     counter = FlopCounterMode(display=False)
     with counter:
-        losses = model(**data, mode='loss')
-        loss = sum(value for key, value in losses.items() if key.startswith('loss'))
-        loss.backward()
+        model.parse_losses(model(**data, mode='loss'))[0].backward()
     model.zero_grad(set_to_none=True)
     return int(counter.get_total_flops())
 
@@ -401,8 +398,7 @@ def time_training_epoch(model: torch.nn.Module, batches: List[dict], lr: float =
     try:
         with _forward_seconds(parts, totals):
             for data in batches:
-                losses = model(**data, mode='loss')
-                loss = sum(value for key, value in losses.items() if key.startswith('loss'))
+                loss = model.parse_losses(model(**data, mode='loss'))[0]
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -17,7 +17,7 @@ WeightCache = Dict[int, Tuple[Tuple[int, int], Tensor]]
 
 __all__ = ['build_cam_method', 'build_mask_maker', 'compute_cams', 'compute_cams_and_logits',
            'channels_last', 'describe_component', 'make_mask', 'image_hwc', 'tta_copies',
-           'WeightCache']
+           'is_square_batch', 'WeightCache']
 
 
 def _build_callable(registry, cfg: Union[dict, Callable], what: str) -> Callable:
@@ -160,6 +160,11 @@ def compute_cams_and_logits(cam_method: Callable, model: nn.Module, inputs: Tens
     return maps, logits
 
 
+def is_square_batch(inputs: Tensor) -> bool:
+    """Whether ``inputs`` is a (B, C, S, S) batch, whose TTA copies can be stacked."""
+    return inputs.dim() == 4 and inputs.shape[-1] == inputs.shape[-2]
+
+
 def tta_copies(cam_method: TTACAM, inputs: Tensor, nhwc: bool = True) -> Tensor:
     """The augmented copies of a batch stacked as :func:`compute_cams` runs them.
 
@@ -189,7 +194,7 @@ def _compute(cam_method: Callable, model: nn.Module, inputs: Tensor, stack_tta: 
              copies: Optional[Tensor] = None) -> Tuple[Tensor, Optional[slice]]:
     """Maps, and the rows of the head's input batch that hold the un-augmented inputs."""
     num = inputs.shape[0]
-    square = inputs.dim() == 4 and inputs.shape[-1] == inputs.shape[-2]
+    square = is_square_batch(inputs)
     if not isinstance(cam_method, TTACAM):
         return cam_method(model, inputs), slice(0, num)
     if not (stack_tta and square):

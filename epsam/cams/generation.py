@@ -33,7 +33,8 @@ from epsam.fileio.items import file_stem
 from epsam.utils.progress import progress_bar
 
 from .batch_compute import (WeightCache, build_cam_method, build_mask_maker,
-                            compute_cams_and_logits, describe_component, tta_copies)
+                            compute_cams_and_logits, describe_component, is_square_batch,
+                            tta_copies)
 from .cam_folder import CamFolder
 from .item_writer import CamItemWriter
 from .tta import TTACAM
@@ -233,10 +234,6 @@ class _Prepared(NamedTuple):
     copies: Optional[Tensor]
 
 
-def _square(inputs: Tensor) -> bool:
-    return inputs.dim() == 4 and inputs.shape[-1] == inputs.shape[-2]
-
-
 @dataclass
 class _Forwarder:
     """Runs the classifier on same-size groups and hands each item to the writer."""
@@ -262,7 +259,7 @@ class _Forwarder:
         data = self.model.data_preprocessor(pseudo_collate(samples), False)
         copies = None
         if self.label_source == 'label' and self.stack_tta and \
-                isinstance(self.cam_method, TTACAM) and _square(data['inputs']):
+                isinstance(self.cam_method, TTACAM) and is_square_batch(data['inputs']):
             selected = self._selection(data['data_samples'], None)[2]
             if selected:
                 copies = tta_copies(self.cam_method, data['inputs'][selected])

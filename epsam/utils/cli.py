@@ -107,10 +107,10 @@ def run_tool(main: Callable[[], Any], argv: Optional[Sequence[str]] = None) -> N
 
     An integer returned by ``main`` is the exit code; anything else exits 0.
     """
-    finished = False
+    succeeded = False
     try:
         result = main()
-        finished = True
+        succeeded = not isinstance(result, int) or result == 0
     except SystemExit as error:
         if not (isinstance(error.code, str) and error.code.startswith('error:')):
             raise
@@ -120,7 +120,7 @@ def run_tool(main: Callable[[], Any], argv: Optional[Sequence[str]] = None) -> N
             raise
         _fail(error, argv)
     finally:
-        close_process_group(wait_for_ranks=finished)
+        close_process_group(wait_for_ranks=succeeded)
     sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -134,7 +134,7 @@ def close_process_group(wait_for_ranks: bool = False) -> None:
 
     Args:
         wait_for_ranks: Meet every rank at a barrier first (only when this
-            rank finished normally: a failed rank's peers may never come).
+            rank succeeded: a failed rank's peers may never come).
     """
     if not (dist.is_available() and dist.is_initialized()):
         return

@@ -23,8 +23,8 @@ import warnings
 
 from epsam.engine.config_utils import (add_device_argument, add_launcher_arguments,
                                        default_device, init_distributed)
-from epsam.utils.cli import (DefaultsHelpFormatter, add_debug_argument, close_process_group,
-                             report_user_error, run_tool)
+from epsam.utils.cli import (DefaultsHelpFormatter, add_debug_argument, report_user_error,
+                             run_tool)
 
 #: --prompt choices of the SAM tile predictor (epsam.prompts.PROMPT_PRESETS).
 TILE_PROMPTS = ('boxes', 'points', 'both')
@@ -218,9 +218,7 @@ def main(argv=None) -> int:
     try:
         summaries = run(args)
     except (WSIError, ValueError, ImportError) as error:
-        return report_user_error(error, argv)
-    finally:
-        close_process_group()
+        return report_user_error(error, argv)  # run_tool then closes the process group
     for slide, summary in zip(args.slides, summaries):
         if not summary:
             continue
